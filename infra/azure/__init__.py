@@ -1,0 +1,1 @@
+"""Azure backend: provisioning, Azure Files sync, job executions, log streams, secrets, inference."""

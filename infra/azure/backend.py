@@ -1,0 +1,116 @@
+"""AzureBackend: the Backend interface over Azure, delegating each concern to its own module.
+
+provision.py (plan/provision/teardown), sync.py (workspace → Azure Files, download), jobs.py (run,
+executions, stop), logs.py (log streams, Log Analytics history), secrets.py (job/app secrets),
+deploy.py (inference revisions). Modules import the SDKs lazily.
+"""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator, Optional
+
+from infra.events import EventSink, ignore
+from infra.models import Endpoint, Execution, PlannedChange, SyncResult
+
+
+class AzureBackend:
+    name = "azure"
+
+    def __init__(self, project, session=None):
+        self.project = project
+        if session is not None:
+            self.__dict__["session"] = session
+
+    @cached_property
+    def session(self):
+        from infra.azure.session import AzureSession
+
+        return AzureSession(subscription_id=self.subscription_id)
+
+    @property
+    def subscription_id(self) -> Optional[str]:
+        """Saved in the project by provision (flag/env at provision time win; see provision.py)."""
+        return (
+            self.project.finetuning_config().get("SUBSCRIPTION_ID")
+            or self.project.state().get("subscription_id")
+            or os.environ.get("AZURE_SUBSCRIPTION_ID")
+        )
+
+    # -- provisioning ------------------------------------------------------------------------------
+    def plan(self, kind: str, *, on_event: EventSink = ignore) -> list[PlannedChange]:
+        from infra.azure import provision
+
+        return provision.plan(self, kind, on_event=on_event)
+
+    def provision(self, kind: str, *, on_event: EventSink = ignore) -> dict:
+        from infra.azure import provision
+
+        return provision.provision(self, kind, on_event=on_event)
+
+    def teardown(self, *, on_event: EventSink = ignore) -> list[str]:
+        from infra.azure import provision
+
+        return provision.teardown(self, on_event=on_event)
+
+    # -- fine-tuning ---------------------------------------------------------------------------------
+    def sync(self, *, dry_run: bool = False, force: bool = False, delete: bool = False,
+             on_event: EventSink = ignore) -> SyncResult:
+        from infra.azure import sync
+
+        return sync.sync(self, dry_run=dry_run, force=force, delete=delete, on_event=on_event)
+
+    def run(self, *, on_event: EventSink = ignore) -> Execution:
+        from infra.azure import jobs
+
+        return jobs.run(self, on_event=on_event)
+
+    def executions(self) -> list[Execution]:
+        from infra.azure import jobs
+
+        return jobs.executions(self)
+
+    def execution(self, name: Optional[str] = None) -> Execution:
+        from infra.azure import jobs
+
+        return jobs.execution(self, name)
+
+    def stop(self, name: Optional[str] = None) -> Execution:
+        from infra.azure import jobs
+
+        return jobs.stop(self, name)
+
+    def download(self, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path:
+        from infra.azure import sync
+
+        return sync.download(self, remote_path, to, on_event=on_event)
+
+    # -- logs ------------------------------------------------------------------------------------------
+    def logs(self, *, execution: Optional[str] = None, inference: bool = False, follow: bool = True,
+             system: bool = False, since: Optional[float] = None) -> Iterator[object]:
+        from infra.azure import logs
+
+        return logs.logs(self, execution=execution, inference=inference, follow=follow, system=system, since=since)
+
+    # -- secrets ---------------------------------------------------------------------------------------
+    def secret_set(self, name: str, value: str, *, inference: bool = False) -> None:
+        from infra.azure import secrets
+
+        secrets.secret_set(self, name, value, inference=inference)
+
+    def secret_list(self, *, inference: bool = False) -> list[str]:
+        from infra.azure import secrets
+
+        return secrets.secret_list(self, inference=inference)
+
+    def secret_remove(self, name: str, *, inference: bool = False) -> None:
+        from infra.azure import secrets
+
+        secrets.secret_remove(self, name, inference=inference)
+
+    # -- inference ----------------------------------------------------------------------------------------
+    def deploy(self, *, on_event: EventSink = ignore) -> Endpoint:
+        from infra.azure import deploy
+
+        return deploy.deploy(self, on_event=on_event)

@@ -1,0 +1,211 @@
+"""What of a project goes to the share: ignore rules with gitignore semantics, and content hashes.
+
+Shared by every backend (Azure Files and the local share use the same rules):
+- built-in ignores (``.git/``, virtualenvs, caches, ``model-cache/``, ``outputs/``, ``.ftstudio/``),
+- the project's ``.gitignore`` files (nested ones apply to their folder, negation supported) and
+  ``.ftstudioignore`` (root, applied last so it can re-include what .gitignore hides),
+- as in git, a file inside an ignored folder cannot be re-included.
+Hashes are MD5 (base64, the form Azure's Content-MD5 uses), cached per (path, size, mtime) so an
+unchanged re-scan reads no file contents.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+DEFAULT_IGNORES = [
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".venv/",
+    "venv/",
+    ".env/",
+    "env/",
+    "__pycache__/",
+    "*.pyc",
+    ".cache/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".ipynb_checkpoints/",
+    "node_modules/",
+    "*.egg-info/",
+    ".DS_Store",
+    "/model-cache/",
+    "/outputs/",
+    "/.ftstudio/",
+]
+# Paths the job writes on the share: never deleted by a sync, whatever the flags.
+PROTECTED_PREFIXES = ("outputs/", "model-cache/", ".cache/", "cache/")
+IGNORE_FILE = ".ftstudioignore"
+MANIFEST_NAME = ".ftstudio-manifest.json"
+HASH_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative, "/"-separated
+    size: int
+    md5: str  # base64 MD5 of the content
+    mtime_ns: int = 0
+
+
+def _spec(lines: Iterable[str]):
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(list(lines))
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+class IgnoreRules:
+    """Decides whether a relative path is synced. Specs are (base dir, spec) pairs, outermost first."""
+
+    def __init__(self, root: Path, extra: Iterable[str] = ()):
+        self.root = Path(root)
+        self._specs: dict[str, list] = {}
+        self._default = _spec(DEFAULT_IGNORES)
+        self._project_file = _spec([*_read_lines(self.root / IGNORE_FILE), *extra])
+
+    def _specs_for_dir(self, rel_dir: str) -> list:
+        if rel_dir not in self._specs:
+            gitignore = self.root / rel_dir / ".gitignore"
+            self._specs[rel_dir] = [_spec(_read_lines(gitignore))] if gitignore.is_file() else []
+        return self._specs[rel_dir]
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        probe = rel + "/" if is_dir else rel
+        decision: Optional[bool] = None
+        result = self._default.check_file(probe)
+        if result.include is not None:
+            decision = result.include
+        # .gitignore files from the root down to the path's own folder; deeper ones win.
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            base = "/".join(parts[:depth])
+            for spec in self._specs_for_dir(base):
+                sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
+                result = spec.check_file(sub)
+                if result.include is not None:
+                    decision = result.include
+        result = self._project_file.check_file(probe)
+        if result.include is not None:
+            decision = result.include
+        return bool(decision)
+
+
+def iter_files(root: Path, rules: Optional[IgnoreRules] = None) -> Iterable[tuple[str, os.stat_result]]:
+    """Yield (relative path, stat) of every file that is not ignored, in a stable order."""
+    root = Path(root)
+    rules = rules or IgnoreRules(root)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_symlink():
+                continue  # never follow links out of the project
+            if entry.is_dir():
+                if not rules.ignored(rel, True):
+                    subdirs.append(rel)
+            elif entry.is_file():
+                if rel == MANIFEST_NAME or rules.ignored(rel, False):
+                    continue
+                yield rel, entry.stat()
+        stack.extend(reversed(subdirs))
+
+
+def md5_file(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def md5_bytes(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+class HashCache:
+    """MD5s remembered by (path, size, mtime_ns) in a JSON file outside the project."""
+
+    def __init__(self, path: Optional[Path]):
+        self.path = path
+        self.data: dict = {}
+        if path and path.is_file():
+            try:
+                self.data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.data = {}
+        self.dirty = False
+
+    def get(self, rel: str, st: os.stat_result, full: Path) -> str:
+        key = f"{st.st_size}:{st.st_mtime_ns}"
+        cached = self.data.get(rel)
+        if cached and cached[0] == key:
+            return cached[1]
+        md5 = md5_file(full)
+        self.data[rel] = [key, md5]
+        self.dirty = True
+        return md5
+
+    def save(self) -> None:
+        if self.path and self.dirty:
+            from scaffolds.jsonio import write_json
+
+            write_json(self.path, self.data)
+
+
+def scan(root: Path, *, cache_path: Optional[Path] = None, rules: Optional[IgnoreRules] = None) -> list[FileEntry]:
+    """Every synced file of the project with its size and MD5."""
+    root = Path(root)
+    cache = HashCache(cache_path)
+    out = [
+        FileEntry(rel, st.st_size, cache.get(rel, st, root / rel), st.st_mtime_ns)
+        for rel, st in iter_files(root, rules)
+    ]
+    cache.save()
+    return out
+
+
+def manifest_of(entries: Iterable[FileEntry]) -> dict:
+    return {"version": 1, "files": {e.path: {"size": e.size, "md5": e.md5} for e in entries}}
+
+
+@dataclass
+class SyncPlan:
+    upload: list  # FileEntry
+    delete: list  # relative paths (only what the manifest says we uploaded; never protected prefixes)
+    unchanged: int
+
+    @property
+    def bytes(self) -> int:
+        return sum(e.size for e in self.upload)
+
+
+def plan_sync(local: list[FileEntry], manifest: Optional[dict], *, delete: bool = False) -> SyncPlan:
+    """Compare a local scan to the manifest kept on the share: what to upload and what to remove."""
+    remote = (manifest or {}).get("files", {})
+    upload = [e for e in local if remote.get(e.path, {}).get("md5") != e.md5 or remote.get(e.path, {}).get("size") != e.size]
+    unchanged = len(local) - len(upload)
+    to_delete: list[str] = []
+    if delete:
+        present = {e.path for e in local}
+        to_delete = sorted(p for p in remote if p not in present and not p.startswith(PROTECTED_PREFIXES))
+    return SyncPlan(upload=upload, delete=to_delete, unchanged=unchanged)

@@ -1,0 +1,1 @@
+"""One module per CLI command, each with ``run(args, console) -> int``; imported only when used."""
