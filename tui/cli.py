@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", "sync the workspace and start the fine-tuning job with COMMANDS")
     p.add_argument("--follow", action="store_true", help="stream the logs until the run ends")
+    p.add_argument("--resume", metavar="RUN_ID", nargs="?", const="latest",
+                   help="re-run an unfinished run (default: the latest) so training resumes from its last checkpoint")
 
     p = add("sync", "sync the workspace to the share (Azure Files or the local share)")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
@@ -101,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--inference", action="store_true")
     sp = ssub.add_parser("list", help="secret names")
     _globals(sp, top=False)
+    sp.add_argument("--inference", action="store_true")
+    sp = ssub.add_parser("get", help="print one secret's value on stdout (for scripts, e.g. the inference key)")
+    _globals(sp, top=False)
+    sp.add_argument("name")
     sp.add_argument("--inference", action="store_true")
     sp = ssub.add_parser("remove", help="remove a secret and its env var")
     _globals(sp, top=False)

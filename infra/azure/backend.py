@@ -61,10 +61,10 @@ class AzureBackend:
 
         return sync.sync(self, dry_run=dry_run, force=force, delete=delete, on_event=on_event)
 
-    def run(self, *, on_event: EventSink = ignore) -> Execution:
+    def run(self, *, resume: Optional[str] = None, on_event: EventSink = ignore) -> Execution:
         from infra.azure import jobs
 
-        return jobs.run(self, on_event=on_event)
+        return jobs.run(self, resume=resume, on_event=on_event)
 
     def executions(self) -> list[Execution]:
         from infra.azure import jobs
@@ -103,6 +103,11 @@ class AzureBackend:
         from infra.azure import secrets
 
         return secrets.secret_list(self, inference=inference)
+
+    def secret_get(self, name: str, *, inference: bool = False) -> str:
+        from infra.azure import secrets
+
+        return secrets.secret_get(self, name, inference=inference)
 
     def secret_remove(self, name: str, *, inference: bool = False) -> None:
         from infra.azure import secrets
