@@ -188,6 +188,46 @@ def manifest_of(entries: Iterable[FileEntry]) -> dict:
     return {"version": 1, "files": {e.path: {"size": e.size, "md5": e.md5} for e in entries}}
 
 
+# Upload guards shared by every backend's sync: refused unless the user passes --force.
+MAX_SYNC_BYTES = 1024**3  # 1 GiB in one sync: more is almost always a dataset/model that belongs elsewhere
+MAX_WEIGHT_FILE_BYTES = 100 * 1024**2  # one model-weights file this big belongs in model-cache/, not the workspace
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".onnx", ".ckpt", ".h5", ".msgpack")
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def check_upload(upload: list, *, force: bool) -> None:
+    """Refuse an unreasonably large upload (total or a model-weights file) unless ``force``.
+
+    Raises InputError (exit 2) naming the biggest files and both fixes.
+    """
+    if force:
+        return
+    from infra.errors import InputError
+
+    weights = [e for e in upload if e.path.lower().endswith(WEIGHT_SUFFIXES) and e.size > MAX_WEIGHT_FILE_BYTES]
+    total = sum(e.size for e in upload)
+    if not weights and total <= MAX_SYNC_BYTES:
+        return
+    biggest = sorted(weights or upload, key=lambda e: e.size, reverse=True)[:3]
+    names = ", ".join(f"{e.path} ({human_bytes(e.size)})" for e in biggest)
+    if weights:
+        what = f"model weights in the workspace: {names}"
+    else:
+        what = f"{human_bytes(total)} to upload (limit {human_bytes(MAX_SYNC_BYTES)}); biggest: {names}"
+    raise InputError(
+        f"Sync refused: {what}.",
+        field="--force",
+        fix="add them to .ftstudioignore (models belong in model-cache/), or upload anyway with `ftstudio sync --force`",
+    )
+
+
 @dataclass
 class SyncPlan:
     upload: list  # FileEntry

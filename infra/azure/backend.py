@@ -71,6 +71,12 @@ class AzureBackend:
 
         return jobs.executions(self)
 
+    def running_executions(self) -> list[Execution]:
+        """Executions still running: a front end asks before ``run`` starts another one."""
+        from infra.azure import jobs
+
+        return jobs.running_executions(self)
+
     def execution(self, name: Optional[str] = None) -> Execution:
         from infra.azure import jobs
 

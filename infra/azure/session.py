@@ -123,7 +123,7 @@ class AzureSession:
 
     @cached_property
     def resources(self):
-        from azure.mgmt.resource import ResourceManagementClient
+        from azure.mgmt.resource.resources import ResourceManagementClient
 
         return ResourceManagementClient(self.credential, self.require_subscription(), **self._client_kwargs())
 

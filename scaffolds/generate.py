@@ -1,0 +1,385 @@
+"""``ftstudio new``: a fine-tuning project generated from a model, a recipe and parameters.
+
+Pure Python API shared by the CLI and the TUI::
+
+    spec = ProjectSpec(name="demo", model="microsoft/Phi-3-mini-4k-instruct", parent=Path("."))
+    result = generate_project(spec, on_event)
+
+Everything is validated first (``plan_project``: name, target folder, recipe, model, parameters,
+dataset) and nothing is written until it all passed; then the project is rendered into a temp
+folder next to the target and renamed into place, so a failure leaves nothing behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from infra import events as ev
+from infra.errors import InputError
+from scaffolds import azure_spec, catalog, params as registry, sample_dataset
+from scaffolds.dataset import DatasetReport, validate_file, validate_lines
+
+TEMPLATE_VERSION = "1"
+RECIPES = catalog.RECIPES
+TARGETS = ("azure", "local")
+TRAIN_CONFIG = "finetuning/train_config.json"
+DATASET_DIR = "dataset"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass
+class ProjectSpec:
+    name: str
+    model: str  # catalog name, HF repo id or local folder, as typed
+    parent: Path = Path(".")
+    recipe: Optional[str] = None  # default: the model's
+    dataset: Optional[Path] = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # typed values or raw strings
+    target: str = "azure"
+
+
+@dataclass
+class Plan:
+    """Everything validated and resolved; nothing written yet."""
+
+    spec: ProjectSpec
+    path: Path
+    model: dict
+    recipe: str
+    target: str
+    params: dict
+    overrides: dict
+    train_file: str
+    dataset: DatasetReport
+    user_dataset: Optional[Path]
+    warnings: list[str]
+
+
+@dataclass
+class GeneratedProject:
+    path: Path
+    model: dict
+    recipe: str
+    target: str
+    params: dict
+    files: list[str]
+    train_file: str
+    dataset_rows: int
+    warnings: list[str]
+
+    def to_json(self) -> dict:
+        return {
+            "project": str(self.path),
+            "name": self.path.name,
+            "model": {k: self.model.get(k) for k in ("id", "repo", "source", "origin", "path", "local_dir",
+                                                     "chat_format", "gated", "licence", "params", "min_gpu",
+                                                     "verified")},
+            "recipe": self.recipe,
+            "target": self.target,
+            "parameters": self.params,
+            "dataset": {"train_file": self.train_file, "rows": self.dataset_rows},
+            "files": self.files,
+            "warnings": self.warnings,
+            "template_version": TEMPLATE_VERSION,
+        }
+
+
+# -- validation -------------------------------------------------------------------------------------------
+def validate_name(name: Optional[str]) -> str:
+    name = (name or "").strip()
+    if not _NAME_RE.match(name) or name in (".", "..") or name.endswith("."):
+        raise InputError(f"Invalid project name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit.", field="NAME", fix="e.g. `ftstudio new my-tones ...`")
+    return name
+
+
+def target_path(parent: Path, name: str) -> Path:
+    path = Path(parent).expanduser().absolute() / name
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InputError(f"{path} already exists and is not empty.", field="NAME",
+                         fix="choose another name or --dir, or remove that folder")
+    if Path(parent).expanduser().exists() and not Path(parent).expanduser().is_dir():
+        raise InputError(f"--dir {parent} is not a folder.", field="--dir", fix="pass a folder to create the project in")
+    return path
+
+
+def validate_recipe(recipe: Optional[str]) -> Optional[str]:
+    if recipe is None:
+        return None
+    value = recipe.strip().lower()
+    if value not in RECIPES:
+        raise InputError(f"Unknown recipe {recipe!r}.", field="--recipe", fix=f"use --recipe {' | '.join(RECIPES)}")
+    return value
+
+
+def validate_target(target: Optional[str]) -> str:
+    value = (target or "azure").strip().lower()
+    if value not in TARGETS:
+        raise InputError(f"Unknown target {target!r}.", field="--target", fix="use --target azure or --target local")
+    return value
+
+
+def _typed_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: registry.coerce(k, v) for k, v in (overrides or {}).items()}
+
+
+def plan_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Plan:
+    """Validate and resolve everything ``spec`` asks for. Writes nothing (except the hub cache)."""
+    name = validate_name(spec.name)
+    path = target_path(spec.parent, name)
+    recipe = validate_recipe(spec.recipe)
+    target = validate_target(spec.target)
+    overrides = _typed_overrides(spec.overrides)
+
+    model = catalog.resolve(spec.model, on_event=on_event)
+    recipe = recipe or model["default_recipe"]
+    values = registry.resolve(model, recipe, overrides, gpu_profile_for=catalog.gpu_profile_for)
+
+    template = values["text_template"]
+    user_dataset = Path(spec.dataset).expanduser() if spec.dataset else None
+    if user_dataset is not None:
+        report = validate_file(user_dataset, template)
+        train_file = f"{DATASET_DIR}/{user_dataset.name}"
+    else:
+        report = validate_lines(sample_dataset.jsonl().splitlines(), sample_dataset.FILE_NAME + " (the sample)",
+                                template)
+        train_file = f"{DATASET_DIR}/{sample_dataset.FILE_NAME}"
+    warnings = list(report.warnings)
+    warnings += _model_warnings(model, recipe, target)
+    # Only now that every input passed: a bad input prints its one error line and nothing else.
+    on_event(ev.StepFinished("model", f"Model {model['id']}", detail=model["origin"] +
+                             ("" if model.get("verified") else ", not verified")))
+    for w in warnings:
+        on_event(ev.Info(w, level="warning"))
+    return Plan(spec=spec, path=path, model=model, recipe=recipe, target=target, params=values,
+                overrides=overrides, train_file=train_file, dataset=report, user_dataset=user_dataset,
+                warnings=warnings)
+
+
+def _model_warnings(model: dict, recipe: str, target: str) -> list[str]:
+    out = []
+    if model.get("gated"):
+        out.append(f"{model['repo']} is gated: accept its licence on huggingface.co, then give the job your token "
+                   "(`ftstudio secret set HF_TOKEN --from-env HF_TOKEN`; locally export HF_TOKEN)")
+    if model["source"] == "local" and target == "azure":
+        out.append("a local model folder is not uploaded to Azure (model-cache/ never syncs): use --target local, "
+                   "or a Hugging Face repo id for Azure runs")
+    if model.get("remote_code"):
+        out.append(f"{model['id']} ships custom modelling code (auto_map); trust_remote_code stays false - set it "
+                   f"in {TRAIN_CONFIG} only if you trust that code")
+    if model.get("pipeline_tag") and model["pipeline_tag"] != "text-generation":
+        out.append(f"{model['id']} is a {model['pipeline_tag']} model, not text-generation: fine-tuning it "
+                   "as a causal LM will probably fail")
+    if recipe == "olive" and model["source"] == "hub" and not model.get("aitk"):
+        out.append("the olive recipe was only tried with AI Toolkit's models; check the ONNX export works for "
+                   f"{model['id']}")
+    return out
+
+
+# -- the files --------------------------------------------------------------------------------------------
+def finetuning_commands(recipe: str) -> list[str]:
+    cfg = f"./{TRAIN_CONFIG}"
+    last = "python3 ./finetuning/invoke_olive.py" if recipe == "olive" else f"python3 ./finetuning/train.py --config {cfg}"
+    return [f"cd {azure_spec.MOUNT_PATH}", "pip install -r ./setup/requirements.txt",
+            f"python3 ./finetuning/fetch_model.py --config {cfg}", last]
+
+
+def inference_commands() -> list[str]:
+    return [f"cd {azure_spec.MOUNT_PATH}", "pip install -r ./setup/requirements.txt",
+            f"python3 ./inference/app.py --host 0.0.0.0 --port {azure_spec.INFERENCE_PORT}"]
+
+
+def train_config(plan: Plan) -> dict:
+    m, p = plan.model, plan.params
+    sections = registry.train_config_sections(p)
+    return {
+        "schema_version": 1,
+        "recipe": plan.recipe,
+        "model": {
+            "id": m["id"],
+            "source": m["source"],
+            "repo": m["repo"],
+            "revision": m["revision"],
+            "path": m["path"],
+            "local_dir": m["local_dir"],
+            "gated": bool(m.get("gated")),
+            "trust_remote_code": bool(m.get("trust_remote_code")),
+        },
+        "dataset": {"train_file": plan.train_file, **sections["dataset"]},
+        "lora": sections["lora"],
+        "quantization": sections["quantization"],
+        "training": sections["training"],
+        "output_root": "outputs",
+    }
+
+
+def _parameters_doc(values: dict) -> dict:
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {k: {"value": v} for k, v in values.items()},
+    }
+
+
+def parameters_files(plan: Plan) -> dict[str, dict]:
+    p = plan.params
+    names_ft = ("storageAccountName", "fileShareName", "acaEnvironmentName", "acaEnvironmentStorageName",
+                "acaJobName", "acaLogAnalyticsName")
+    names_inf = ("storageAccountName", "fileShareName", "acaEnvironmentName", "acaEnvironmentStorageName",
+                 "acaAppName", "acaLogAnalyticsName")
+    ft = {"defaultCommands": finetuning_commands(plan.recipe),
+          **registry.parameters_file_values(p, "finetuning"),
+          "location": None, **{n: None for n in names_ft}, "image": azure_spec.DEFAULT_IMAGE}
+    inf = {"defaultCommands": inference_commands(),
+           **registry.parameters_file_values(p, "inference"),
+           "location": None, **{n: None for n in names_inf}, "image": azure_spec.DEFAULT_IMAGE}
+    return {"finetuning": _parameters_doc(ft), "inference": _parameters_doc(inf)}
+
+
+def config_files(plan: Plan) -> dict[str, dict]:
+    ft = {"SUBSCRIPTION_ID": None, "RESOURCE_GROUP_NAME": None, "STORAGE_ACCOUNT_NAME": None,
+          "FILE_SHARE_NAME": None, "ACA_JOB_NAME": None, "COMMANDS": finetuning_commands(plan.recipe),
+          "TARGET": plan.target}
+    inf = {"SUBSCRIPTION_ID": None, "RESOURCE_GROUP_NAME": None, "STORAGE_ACCOUNT_NAME": None,
+           "FILE_SHARE_NAME": None, "ACA_APP_NAME": None, "ACA_APP_ENDPOINT": None,
+           "COMMANDS": inference_commands(), "TARGET": plan.target}
+    return {"infra/finetuning.config.json": ft, "infra/inference.config.json": inf}
+
+
+def answers(plan: Plan) -> dict:
+    m = plan.model
+    return {
+        "template_version": TEMPLATE_VERSION,
+        "project_name": plan.path.name,
+        "model": m["id"],
+        "model_source": m["source"],
+        "model_repo": m["repo"],
+        "model_path": m["path"],
+        "recipe": plan.recipe,
+        "target": plan.target,
+        "dataset": plan.train_file,
+        "parameters": plan.params,
+        "overrides": plan.overrides,
+    }
+
+
+def vscode_tasks() -> dict:
+    def task(label: str, *args: str, group: Optional[str] = None) -> dict:
+        t = {"label": f"ftstudio: {label}", "type": "shell", "command": "ftstudio", "args": list(args),
+             "options": {"cwd": "${workspaceFolder}"}, "problemMatcher": []}
+        if group:
+            t["group"] = group
+        return t
+
+    return {"version": "2.0.0", "tasks": [
+        task("provision fine-tuning", "provision", "finetune"),
+        task("run fine-tuning (follow logs)", "run", "--follow", group="build"),
+        task("resume the last run", "run", "--resume", "--follow"),
+        task("sync (dry run)", "sync", "--dry-run"),
+        task("logs", "logs", "--follow"),
+        task("status", "status"),
+        task("stop", "stop"),
+        task("download outputs", "download"),
+        task("provision inference", "provision", "inference"),
+        task("deploy inference", "deploy"),
+        task("inference logs", "logs", "--inference", "--follow"),
+        task("tear down", "down"),
+    ]}
+
+
+def template_context(plan: Plan) -> dict:
+    from scaffolds.pins import PINS
+
+    return {
+        "project_name": plan.path.name,
+        "template_version": TEMPLATE_VERSION,
+        "recipe": plan.recipe,
+        "target": plan.target,
+        "model": plan.model,
+        "params": plan.params,
+        "dataset_file": plan.train_file,
+        "commands": finetuning_commands(plan.recipe),
+        "inference_commands": inference_commands(),
+        "pins": dict(PINS),
+        "azure": _azure_context(),
+        "gpu_label": catalog.gpu_label,
+    }
+
+
+def _azure_context() -> dict:
+    return {k: getattr(azure_spec, k) for k in dir(azure_spec) if k.isupper()}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_project(plan: Plan, dest: Path) -> list[str]:
+    """Write every file of ``plan`` under ``dest`` (an empty folder); returns the relative paths."""
+    from scaffolds.render import render_tree
+
+    written = set(render_tree(dest, template_context(plan), plan.recipe))
+    data: dict[str, Any] = {
+        TRAIN_CONFIG: train_config(plan),
+        **config_files(plan),
+        ".ftstudio-answers.json": answers(plan),
+        ".vscode/tasks.json": vscode_tasks(),
+    }
+    for kind, doc in parameters_files(plan).items():
+        data[f"infra/provision/{kind}.parameters.json"] = doc
+    for rel, doc in data.items():
+        _write_json(dest / rel, doc)
+        written.add(rel)
+    sample = dest / DATASET_DIR / sample_dataset.FILE_NAME
+    if plan.user_dataset is None or plan.user_dataset.name != sample.name:
+        sample.parent.mkdir(parents=True, exist_ok=True)
+        sample.write_text(sample_dataset.jsonl(), encoding="utf-8")
+        written.add(f"{DATASET_DIR}/{sample.name}")
+    if plan.user_dataset is not None:
+        shutil.copyfile(plan.user_dataset, dest / plan.train_file)
+        written.add(plan.train_file)
+    return sorted(written)
+
+
+def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> GeneratedProject:
+    plan = plan_project(spec, on_event)
+    path = plan.path
+    on_event(ev.StepStarted("render", f"Project {path}"))
+    created_parents = _make_parents(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.ftstudio-", dir=path.parent))
+    try:
+        files = write_project(plan, tmp)
+        if path.exists():
+            path.rmdir()  # empty (checked in plan_project); rename needs it gone on every OS
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(created_parents):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+    on_event(ev.StepFinished("render", f"Project {path}", detail=f"{len(files)} files"))
+    return GeneratedProject(path=path, model=plan.model, recipe=plan.recipe, target=plan.target,
+                            params=plan.params, files=files, train_file=plan.train_file,
+                            dataset_rows=plan.dataset.rows, warnings=plan.warnings)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    missing = []
+    for p in [folder, *folder.parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    missing.reverse()
+    for p in missing:
+        p.mkdir()
+    return missing

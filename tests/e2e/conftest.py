@@ -1,0 +1,155 @@
+"""e2e fixtures: a tiny model built offline, generated-style projects, and one shared trained run.
+
+Everything runs on the CPU with the venv's python. Training and fetching run as SUBPROCESSES
+from the project root, exactly as the backends run COMMANDS; the trained run is session-scoped
+so the inference tests reuse it (the whole suite stays around a minute on 2 cores).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO / "scaffolds" / "templates" / "project"
+PYTHON = sys.executable
+TEXT_TEMPLATE = "<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>"
+
+# A toy tone-classification set: the keyword decides the tone, so a tiny model can learn it and
+# generalise to phrases it never saw (HELD_OUT are excluded from training).
+TONE_WORDS = {
+    "happy": ["love", "enjoy", "adore"],
+    "sad": ["miss", "lost", "mourn"],
+    "angry": ["hate", "despise", "resent"],
+    "calm": ["watched", "noticed", "checked"],
+}
+OBJECTS = ["dog", "car", "job", "garden", "phone", "city", "teacher", "team", "house", "friend"]
+TIMES = ["today", "tonight", "this week", "again", "so much", "every day"]
+HELD_OUT = {
+    "I love my dog today": "happy",
+    "I hate my phone tonight": "angry",
+    "I miss my garden this week": "sad",
+    "I checked my car again": "calm",
+}
+
+
+def tone_rows(n_per_tone: int = 50, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for tone, words in TONE_WORDS.items():
+        phrases = [f"I {w} my {o} {t}" for w in words for o in OBJECTS for t in TIMES]
+        phrases = [p for p in phrases if p not in HELD_OUT]
+        rows += [{"phrase": p, "tone": tone} for p in rng.sample(phrases, n_per_tone)]
+    rng.shuffle(rows)
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def train_config(model_path: Path, *, recipe: str = "lora", max_steps: int = 200, lr: float = 1e-2,
+                 save_steps: int = 100, logging_steps: int = 10, batch: int = 8) -> dict:
+    """The contract's finetuning/train_config.json, as the generator renders it for a local model."""
+    return {
+        "schema_version": 1,
+        "recipe": recipe,
+        "model": {
+            "id": "tiny-llama",
+            "source": "local",
+            "repo": None,
+            "revision": None,
+            "path": str(model_path),
+            "local_dir": "model-cache/local/tiny-llama",
+            "gated": False,
+            "trust_remote_code": False,
+        },
+        "dataset": {"train_file": "dataset/dataset-classification.jsonl", "text_template": TEXT_TEMPLATE,
+                    "eval_fraction": 0.0},
+        "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": "all-linear"},
+        "quantization": {"quant_type": "nf4", "double_quant": True, "compute_dtype": "bfloat16"},
+        "training": {
+            "learning_rate": lr, "num_train_epochs": 1, "max_steps": max_steps,
+            "per_device_train_batch_size": batch, "gradient_accumulation_steps": 1,
+            "source_max_len": 64, "compute_dtype": "bfloat16",
+            "logging_steps": logging_steps, "save_steps": save_steps, "save_total_limit": 2, "seed": 42,
+            "warmup_steps": 0,
+        },
+        "output_root": "outputs",
+    }
+
+
+def make_project(root: Path, model_path: Path, *, rows: list[dict] | None = None, **config_kw) -> Path:
+    """A project folder laid out like `ftstudio new` renders it (the parts training/serving use)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel in ("finetuning/train.py", "finetuning/fetch_model.py", "inference/app.py"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(TEMPLATES / rel, root / rel)
+    write_jsonl(root / "dataset/dataset-classification.jsonl", rows if rows is not None else tone_rows())
+    config = train_config(model_path, **config_kw)
+    (root / "finetuning/train_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return root
+
+
+def subprocess_env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+                "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false",
+                "PYTHONUNBUFFERED": "1"})
+    env.pop("RUN_ID", None)
+    env.update(extra)
+    return env
+
+
+def run_script(project: Path, script: str, *, run_id: str | None = None, timeout: float = 300,
+               **env) -> subprocess.CompletedProcess:
+    extra = dict(env)
+    if run_id:
+        extra["RUN_ID"] = run_id
+    return subprocess.run(
+        [PYTHON, script, "--config", "finetuning/train_config.json"], cwd=project, env=subprocess_env(**extra),
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The tiny chat model, built offline once per session (tokenizer knows the dataset's words)."""
+    from scaffolds import tinymodel
+
+    work = tmp_path_factory.mktemp("tiny")
+    corpus = write_jsonl(work / "corpus.jsonl", tone_rows() + [{"phrase": p, "tone": t} for p, t in HELD_OUT.items()])
+    return tinymodel.build(work / "tiny-llama", [corpus])
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory, tiny_model) -> Path:
+    """One project trained for 200 steps at lr 1e-2 (enough for the tiny model to learn the tones)."""
+    project = make_project(tmp_path_factory.mktemp("proj") / "tones", tiny_model)
+    fetched = run_script(project, "finetuning/fetch_model.py")
+    assert fetched.returncode == 0, fetched.stderr
+    done = run_script(project, "finetuning/train.py", run_id="run-1")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    project.joinpath("train-run-1.log").write_text(done.stdout, encoding="utf-8")
+    return project
+
+
+@pytest.fixture(scope="session")
+def qlora_project(tmp_path_factory, tiny_model) -> Path:
+    """A QLoRA run on the CPU (bitsandbytes 4-bit base), 20 steps."""
+    project = make_project(tmp_path_factory.mktemp("proj") / "tones-q", tiny_model, recipe="qlora",
+                           max_steps=20, save_steps=10, logging_steps=5)
+    fetched = run_script(project, "finetuning/fetch_model.py")
+    assert fetched.returncode == 0, fetched.stderr
+    done = run_script(project, "finetuning/train.py", run_id="q-1")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    project.joinpath("train-q-1.log").write_text(done.stdout, encoding="utf-8")
+    return project

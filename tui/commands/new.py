@@ -1,0 +1,55 @@
+"""``ftstudio new NAME --model ID``: generate a fine-tuning project (scaffolds.generate does the work)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_MODEL = "microsoft/Phi-3-mini-4k-instruct"
+
+
+def run(args, console) -> int:
+    from infra.errors import MissingInputs
+    from scaffolds import catalog
+    from scaffolds.generate import ProjectSpec, generate_project, validate_name
+    from scaffolds.params import parse_overrides
+
+    # Cheap checks first, so a typo fails before any prompt or hub lookup.
+    overrides = parse_overrides(args.overrides)
+    if not console.interactive:  # report every missing input at once
+        missing = [(label, how) for label, how, value in (
+            ("NAME", "the NAME argument, e.g. `ftstudio new my-tones`", args.name),
+            ("model", "--model ID (see `ftstudio models`)", args.model)) if not value]
+        if missing:
+            raise MissingInputs(missing)
+    name = args.name
+    if not name:
+        name = console.prompt("Project name", name="NAME", how="the NAME argument, e.g. `ftstudio new my-tones`")
+    validate_name(name)
+    model = args.model
+    if not model:
+        if console.interactive:
+            console.info("Catalog: " + ", ".join(m["id"] for m in catalog.entries()))
+        model = console.prompt("Model (catalog name, Hugging Face repo id or local folder)", name="model",
+                               how="--model ID", default=DEFAULT_MODEL)
+    spec = ProjectSpec(name=name, model=model, parent=Path(args.dir or "."), recipe=args.recipe,
+                       dataset=Path(args.dataset) if args.dataset else None, overrides=overrides,
+                       target=getattr(args, "target", None) or "azure")
+    result = generate_project(spec, console.event)
+    doc = result.to_json()
+
+    def human() -> str:
+        m = result.model
+        lines = [f"Created {result.path} ({len(result.files)} files)",
+                 f"  model   {m['id']}" + ("" if m.get("verified") else " (not verified: hub unreachable)"),
+                 f"  recipe  {result.recipe}   target {result.target}   GPU {result.params['gpuProfileType']}",
+                 f"  dataset {result.train_file} ({result.dataset_rows} rows)",
+                 "Next:",
+                 f"  cd {result.path}"]
+        if result.target == "local":
+            lines.append("  ftstudio run --follow")
+        else:
+            lines += ["  ftstudio provision finetune --subscription ID --resource-group RG --location REGION",
+                      "  ftstudio run --follow"]
+        return "\n".join(lines)
+
+    console.result(doc, human)
+    return 0

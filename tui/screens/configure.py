@@ -1,0 +1,296 @@
+"""Configure: the recipe form (defaults from the catalog, inline validation from the parameter registry),
+a dataset preview, and "Generate project" with progress.
+
+Validation is the core's: ``scaffolds.params.coerce`` per field, then ``scaffolds.params.resolve`` over
+the whole form (its InputError names the field, shown under that field). Generation is the core's
+generator, in a thread worker.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+
+from tui.screens.messages import BackendEvent, TaskDone, TaskFailed, run_task, sink
+from tui.widgets.paths import display_path
+from tui.widgets.steps import StepList
+
+# The registry parameters the form shows (the rest keep their defaults; `--set` in the CLI reaches all).
+FORM_PARAMS = ("lora_r", "lora_alpha", "lora_dropout", "learning_rate", "num_train_epochs", "max_steps",
+               "per_device_train_batch_size", "source_max_len")
+LABELS = {
+    "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha", "lora_dropout": "LoRA dropout",
+    "learning_rate": "Learning rate", "num_train_epochs": "Epochs", "max_steps": "Max steps (-1: epochs)",
+    "per_device_train_batch_size": "Batch size", "source_max_len": "Sequence length",
+}
+TARGETS = (("Azure Container Apps (serverless GPU)", "azure"), ("This machine (local)", "local"))
+
+
+def default_name(model: dict) -> str:
+    base = str(model.get("id") or "model").rsplit("/", 1)[-1].lower()
+    cleaned = "".join(ch if ch.isalnum() else "-" for ch in base).strip("-")
+    return f"{cleaned or 'model'}-finetune"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
+class ConfigureScreen(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+g", "generate", "Generate project")]
+
+    def __init__(self, model: dict, *, location: Optional[Path] = None) -> None:
+        super().__init__()
+        self.model = model
+        self.location = Path(location) if location else Path(os.getcwd())
+        self.values: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+        self.generated: Optional[Path] = None
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def _field(self, name: str, label: str, widget, help_text: str = "") -> ComposeResult:
+        with Horizontal(classes="field"):
+            yield Label(label, classes="field-label")
+            yield widget
+        if help_text:
+            yield Static(help_text, classes="field-help")
+        yield Static("", id=f"err-{name}", classes="field-error")
+
+    def compose(self) -> ComposeResult:
+        from scaffolds import catalog, params
+
+        model = self.model
+        defaults = self.defaults()
+        yield Header()
+        with Horizontal(id="configure"):
+            with VerticalScroll(id="form"):
+                yield Static(f"Configure a fine-tuning project for [b]{escape(model['id'])}[/b]", classes="screen-title")
+                yield from self._field("name", "Project name", Input(default_name(model), id="f-name"))
+                yield from self._field("location", "Location", Input(display_path(self.location), id="f-location"),
+                                       "the project folder is created inside it")
+                recipe_default = model.get("default_recipe") or "lora"
+                yield from self._field("recipe", "Recipe",
+                                       Select([(r, r) for r in catalog.RECIPES], value=recipe_default,
+                                              allow_blank=False, id="f-recipe"))
+                yield from self._field("dataset", "Dataset file (JSONL)",
+                                       Input(placeholder="empty: the sample dataset", id="f-dataset"))
+                yield from self._field("target", "Target",
+                                       Select(TARGETS, value="azure", allow_blank=False, id="f-target"))
+                for name in FORM_PARAMS:
+                    p = params.BY_NAME[name]
+                    yield from self._field(name, LABELS[name], Input(_text(defaults.get(name)), id=f"f-{name}"),
+                                           f"{p.help} ({p.describe_range()})")
+                with Horizontal(classes="buttons"):
+                    yield Button("Generate project", id="generate", variant="primary")
+                    yield Button("Back", id="back")
+                yield StepList(id="generate-progress")
+            with VerticalScroll(id="preview-pane"):
+                yield Label("Dataset preview", classes="section")
+                yield Static(id="dataset-preview")
+                yield Label("GPU", classes="section")
+                yield Static(id="gpu-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"configure: {self.model['id']}"
+        self.validate()
+        self.refresh_preview()
+
+    # -- values and validation ------------------------------------------------------------------------------------
+    def defaults(self, recipe: Optional[str] = None) -> dict:
+        from scaffolds import catalog, params
+
+        recipe = recipe or self.model.get("default_recipe") or "lora"
+        try:
+            return params.resolve(self.model, recipe, {}, gpu_profile_for=catalog.gpu_profile_for)
+        except Exception:  # a catalog entry the registry rejects still shows a form (errors appear inline)
+            return {p.name: p.default for p in params.PARAMS}
+
+    def field_value(self, name: str) -> str:
+        widget = self.query_one(f"#f-{name}")
+        value = widget.value
+        return "" if value is Select.BLANK or value is None else str(value)
+
+    @property
+    def recipe(self) -> str:
+        return self.field_value("recipe")
+
+    @property
+    def target(self) -> str:
+        return self.field_value("target")
+
+    def overrides(self) -> tuple[dict, dict]:
+        """Typed values of the form's registry fields, and per-field type errors."""
+        from infra.errors import FtError
+        from scaffolds import params
+
+        values, errors = {}, {}
+        for name in FORM_PARAMS:
+            raw = self.field_value(name)
+            try:
+                values[name] = params.coerce(name, raw)
+            except FtError as err:
+                errors[name] = err.message
+        return values, errors
+
+    def validate(self) -> bool:
+        from infra.errors import FtError
+        from scaffolds import catalog, params
+
+        values, errors = self.overrides()
+        if not self.field_value("name").strip():
+            errors["name"] = "The project name is required."
+        if not self.field_value("location").strip():
+            errors["location"] = "The location is required."
+        resolved = None
+        if not errors:
+            try:
+                resolved = params.resolve(self.model, self.recipe, values, gpu_profile_for=catalog.gpu_profile_for)
+            except FtError as err:
+                errors[err.field if err.field in FORM_PARAMS else "recipe"] = err.message
+        self.values = resolved or {}
+        self.errors = errors
+        for name in ("name", "location", "recipe", "dataset", "target", *FORM_PARAMS):
+            self.query_one(f"#err-{name}", Static).update(escape(errors.get(name, "")))
+        self.query_one("#generate", Button).disabled = bool(errors)
+        self._render_gpu()
+        return not errors
+
+    def _render_gpu(self) -> None:
+        from scaffolds import catalog
+
+        text = self.query_one("#gpu-summary", Static)
+        if self.target == "local":
+            text.update("Runs on this machine (GPU when present, else the CPU).")
+            return
+        profile = self.values.get("gpuProfileType") or catalog.gpu_profile_for(self.model, self.recipe)
+        dtype = self.values.get("compute_dtype", "")
+        text.update(f"{escape(catalog.gpu_label(profile))}  [dim]{escape(profile)}[/dim]\ncompute dtype {escape(dtype)}")
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id == "f-dataset":
+            return
+        self.validate()
+
+    @on(Select.Changed)
+    def _selected(self, event: Select.Changed) -> None:
+        if event.select.id == "f-recipe":
+            # the recipe changes the defaults: refill the fields still showing the previous recipe's default
+            new = self.defaults(self.recipe)
+            old = getattr(self, "_shown_defaults", None) or self.defaults()
+            for name in FORM_PARAMS:
+                widget = self.query_one(f"#f-{name}", Input)
+                if widget.value == _text(old.get(name)):
+                    widget.value = _text(new.get(name))
+            self._shown_defaults = new
+            self.validate()
+        else:
+            self._render_gpu()
+
+    @on(Input.Submitted, "#f-dataset")
+    @on(Input.Blurred, "#f-dataset")
+    def _dataset_changed(self) -> None:
+        self.refresh_preview()
+
+    # -- dataset preview (worker) -----------------------------------------------------------------------------------------
+    def dataset_path(self) -> Optional[Path]:
+        raw = self.field_value("dataset").strip()
+        return Path(raw).expanduser() if raw else None
+
+    def refresh_preview(self) -> None:
+        self.query_one("#dataset-preview", Static).update("[dim]Reading…[/dim]")
+        self._preview(self.dataset_path(), self.values.get("text_template") or self.model.get("text_template", ""))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-preview")
+    def _preview(self, path: Optional[Path], template: str) -> None:
+        from scaffolds import dataset
+
+        run_task(self, "preview", dataset.preview, path, template)
+
+    def _render_preview(self, preview) -> None:
+        text = self.query_one("#dataset-preview", Static)
+        lines = [f"[b]{escape(preview.name)}[/b]  {preview.rows:,} rows"]
+        found = ", ".join(preview.columns) or "none"
+        lines.append(f"Columns found: {escape(found)}")
+        lines.append(f"Template fields: {escape(', '.join(preview.fields))}")
+        if preview.missing:
+            lines.append(f"[red]✗ Missing in the data: {escape(', '.join(preview.missing))}[/] "
+                         "(rename the columns or change text_template)")
+        else:
+            lines.append("[green]✓ every template field is a column[/]")
+        for problem in preview.problems[:3]:
+            lines.append(f"[red]✗ {escape(problem)}[/]")
+        lines.append("")
+        for i, row in enumerate(preview.head, 1):
+            cells = "  ".join(f"[b]{escape(k)}[/b]={escape(_clip(v))}" for k, v in row.items())
+            lines.append(f"[dim]{i}.[/dim] {cells}")
+        text.update("\n".join(lines))
+
+    # -- generate (worker) -------------------------------------------------------------------------------------------------
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Button.Pressed, "#generate")
+    def action_generate(self) -> None:
+        if not self.validate():
+            self.notify("Fix the fields marked in red first.", severity="error")
+            return
+        values, _ = self.overrides()
+        progress = self.query_one("#generate-progress", StepList)
+        progress.reset()
+        progress.note("Generating the project…")
+        self.query_one("#generate", Button).disabled = True
+        location = Path(self.field_value("location").strip()).expanduser()
+        self._generate(self.field_value("name").strip(), location, self.recipe, self.dataset_path(), self.target,
+                       values)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
+    def _generate(self, name: str, location: Path, recipe: str, dataset: Optional[Path], target: str,
+                  overrides: dict) -> None:
+        from scaffolds import generate
+
+        run_task(self, "generate", generate.generate_project, name, model=self.model, parent=location,
+                 recipe=recipe, dataset=dataset, target=target, overrides=overrides,
+                 on_event=sink(self, "generate"))
+
+    @on(BackendEvent)
+    def _event(self, message: BackendEvent) -> None:
+        if message.group == "generate":
+            self.query_one("#generate-progress", StepList).handle(message.event)
+
+    @on(TaskDone)
+    def _done(self, message: TaskDone) -> None:
+        if message.group == "preview":
+            self._render_preview(message.result)
+        elif message.group == "generate":
+            root = Path(getattr(message.result, "root", message.result))
+            self.generated = root
+            self.query_one("#generate-progress", StepList).note(f"Generated {display_path(root)}")
+            self.app.open_project(root)
+
+    @on(TaskFailed)
+    def _failed(self, message: TaskFailed) -> None:
+        if message.group == "preview":
+            self.query_one("#dataset-preview", Static).update(f"[red]✗ {escape(message.error)}[/]")
+            self.query_one("#err-dataset", Static).update(escape(message.error))
+        elif message.group == "generate":
+            self.query_one("#generate-progress", StepList).note(f"Not generated: {message.error}", "warning")
+            self.query_one("#generate", Button).disabled = False
+            self.notify(message.error, title="Generate failed", severity="error", timeout=12)
+
+
+def _clip(value: Any, width: int = 60) -> str:
+    text = str(value).replace("\n", "⏎")
+    return text if len(text) <= width else text[: width - 1] + "…"

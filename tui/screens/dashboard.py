@@ -1,0 +1,326 @@
+"""Project dashboard: files, provisioned resources, executions, inference endpoint, actions.
+
+Every backend call runs in a thread worker of this screen (one exclusive group per operation), so
+leaving the screen cancels them; results come back as TaskDone/TaskFailed, progress as BackendEvent.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, DirectoryTree, Footer, Header, Label, Static
+
+from tui import actions
+from tui.screens.messages import BackendEvent, TaskDone, TaskFailed, run_task, sink
+from tui.widgets.format import duration, short_time, status_markup
+from tui.widgets.paths import display_path
+from tui.widgets.steps import StepList
+
+REFRESH_RUNNING_S = 5.0
+BUTTONS = (
+    ("run_job", "Run", "primary"),
+    ("logs", "Logs", "default"),
+    ("stop_job", "Stop", "default"),
+    ("provision_finetuning", "Provision job", "default"),
+    ("provision_inference", "Provision inference", "default"),
+    ("deploy", "Deploy inference", "default"),
+    ("secrets", "Secrets", "default"),
+)
+HIDDEN = {"__pycache__", "model-cache", ".git"}
+
+
+class ProjectTree(DirectoryTree):
+    """The project's files, without caches and dot-folders (kept: .vscode, .ftstudio-answers.json)."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        keep = {".vscode", ".ftstudio-answers.json", ".ftstudioignore", ".gitignore"}
+        return sorted(
+            (p for p in paths if p.name not in HIDDEN and (not p.name.startswith(".") or p.name in keep)),
+            key=lambda p: (not p.is_dir(), p.name.lower()),
+        )
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [Binding("escape", "app.home", "Home")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.executions: list = []
+        self.resources: dict[str, list] = {}
+        self.endpoint: Optional[str] = None
+        self._busy: set[str] = set()
+
+    @property
+    def project(self):
+        return self.app.project
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="dash"):
+            with Vertical(id="dash-files"):
+                yield Label("Files", classes="section")
+                yield ProjectTree(self.project.root, id="files")
+            with VerticalScroll(id="dash-main"):
+                yield Static(id="summary")
+                with Horizontal(id="dash-buttons", classes="buttons"):
+                    for action_id, label, variant in BUTTONS:
+                        yield Button(label, id=action_id, variant=variant, compact=True)
+                yield Label("Resources", classes="section")
+                yield DataTable(id="resources", cursor_type="row", show_cursor=False)
+                yield Label("Executions", classes="section")
+                yield DataTable(id="executions", cursor_type="row")
+                yield Label("Inference endpoint", classes="section")
+                yield Static(id="endpoint")
+                yield Label("Activity", classes="section")
+                yield StepList(id="activity", empty="Nothing running. Ctrl+P lists every command.")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.project.name} ({self.project.target})"
+        res = self.query_one("#resources", DataTable)
+        res.add_columns("Resource", "Name", "State")
+        ex = self.query_one("#executions", DataTable)
+        ex.add_columns("Execution", "Status", "Started", "Duration", "Exit code")
+        self.render_summary()
+        self.refresh_all()
+        self.set_interval(REFRESH_RUNNING_S, self._refresh_running)
+
+    def on_screen_resume(self) -> None:
+        self.update_buttons()
+        self.render_summary()
+        self.refresh_all()
+
+    # -- rendering ---------------------------------------------------------------------------------------
+    def render_summary(self) -> None:
+        project = self.project
+        answers = project.answers()
+        model = answers.get("model")
+        model_id = model.get("id") if isinstance(model, dict) else model
+        fields = [
+            ("Project", project.name),
+            ("Folder", display_path(project.root)),
+            ("Model", model_id or "—"),
+            ("Recipe", answers.get("recipe") or "—"),
+            ("Target", project.target),
+        ]
+        self.query_one("#summary", Static).update(
+            "   ".join(f"[b]{k}[/b] {escape(str(v))}" for k, v in fields))
+        self.update_buttons()
+        self.render_endpoint()
+
+    def update_buttons(self) -> None:
+        for action_id, _label, _variant in BUTTONS:
+            button = self.query_one(f"#{action_id}", Button)
+            button.display = actions.BY_ID[action_id].available(self.app)
+            button.disabled = action_id in self._busy
+
+    def render_endpoint(self) -> None:
+        project = self.project
+        url = self.endpoint or project.inference_config().get("ACA_APP_ENDPOINT") or project.state().get("endpoint")
+        if url:
+            text = f"[b]{escape(url)}[/b]  [dim]OpenAI-compatible /v1/chat/completions, chat UI at /[/dim]"
+        elif project.target == "azure" and not project.inference_config().get("ACA_APP_NAME"):
+            text = "[dim]Not provisioned: inference: Provision Azure Container App, then inference: Deploy.[/dim]"
+        else:
+            text = "[dim]Not deployed yet: inference: Deploy.[/dim]"
+        self.query_one("#endpoint", Static).update(text)
+
+    def render_resources(self) -> None:
+        table = self.query_one("#resources", DataTable)
+        table.clear()
+        if not self.resources:
+            table.add_row("—", "not provisioned" if self.project.target == "azure" else "local machine", "")
+            return
+        for kind, changes in self.resources.items():
+            for change in changes:
+                state = {"unchanged": "[green]provisioned[/]", "update": "[yellow]drifted (provision updates it)[/]",
+                         "create": "[dim]missing (provision creates it)[/]", "delete": "[red]to delete[/]"}.get(
+                    change.action, change.action)
+                table.add_row(f"{kind}/{change.resource}", change.name, state)
+
+    def render_executions(self) -> None:
+        table = self.query_one("#executions", DataTable)
+        table.clear()
+        if not self.executions:
+            table.add_row("—", "no executions yet", "", "", "")
+            return
+        for execution in self.executions:
+            code = "" if execution.exit_code is None else str(execution.exit_code)
+            table.add_row(execution.name, status_markup(execution.status), short_time(execution.start_time),
+                          duration(execution.duration_s), code, key=execution.name)
+
+    # -- loading -------------------------------------------------------------------------------------------
+    def refresh_all(self) -> None:
+        self._load_executions()
+        if self._resources_known():
+            self._load_resources()
+        else:
+            self.resources = {}
+            self.render_resources()
+
+    def _resources_known(self) -> bool:
+        project = self.project
+        if project.target != "azure":
+            return True  # the local plan only looks at folders on this machine
+        return bool(project.finetuning_config().get("ACA_JOB_NAME") or project.inference_config().get("ACA_APP_NAME"))
+
+    def _refresh_running(self) -> None:
+        if any(not e.finished for e in self.executions):
+            self._load_executions()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="executions")
+    def _load_executions(self) -> None:
+        run_task(self, "executions", self.app.backend.executions)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="resources")
+    def _load_resources(self) -> None:
+        def plans() -> dict:
+            out = {}
+            local = self.project.target == "local"
+            if local or self.project.finetuning_config().get("ACA_JOB_NAME"):
+                out["finetuning"] = self.app.backend.plan("finetuning")
+            if not local and self.project.inference_config().get("ACA_APP_NAME"):
+                out["inference"] = self.app.backend.plan("inference")
+            return out
+
+        run_task(self, "resources", plans)
+
+    # -- operations (called by the app's actions) --------------------------------------------------------------
+    def _start(self, group: str, title: str) -> bool:
+        if group in self._busy:
+            self.notify(f"{title} is already running.", severity="warning")
+            return False
+        self._busy.add(group)
+        self.update_buttons()
+        activity = self.query_one("#activity", StepList)
+        activity.reset()
+        activity.note(f"{title}…")
+        return True
+
+    def start_sync(self) -> None:
+        if self._start("sync", "Sync"):
+            self._sync_worker()
+
+    def start_run(self, resume: Optional[str] = None) -> None:
+        if self._start("run", "Run"):
+            self._run_worker(resume)
+
+    def start_stop(self) -> None:
+        if self._start("stop", "Stop"):
+            self._stop_worker()
+
+    def start_download(self) -> None:
+        if self._start("download", "Download"):
+            self._download_worker()
+
+    def start_deploy(self) -> None:
+        if self._start("deploy", "Deploy"):
+            self._deploy_worker()
+
+    def start_teardown(self) -> None:
+        if self._start("teardown", "Delete resources"):
+            self._teardown_worker()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
+    def _sync_worker(self) -> None:
+        run_task(self, "sync", self.app.backend.sync, on_event=sink(self, "sync"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run")
+    def _run_worker(self, resume: Optional[str]) -> None:
+        # backends sync the workspace themselves before starting (run = sync + start)
+        run_task(self, "run", self.app.backend.run, resume=resume, on_event=sink(self, "run"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="stop")
+    def _stop_worker(self) -> None:
+        run_task(self, "stop", self.app.backend.stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="download")
+    def _download_worker(self) -> None:
+        to = self.project.root / "outputs"  # the CLI's default (ftstudio download)
+        run_task(self, "download", self.app.backend.download, None, to, on_event=sink(self, "download"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="deploy")
+    def _deploy_worker(self) -> None:
+        run_task(self, "deploy", self.app.backend.deploy, on_event=sink(self, "deploy"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="teardown")
+    def _teardown_worker(self) -> None:
+        run_task(self, "teardown", self.app.backend.teardown, on_event=sink(self, "teardown"))
+
+    # -- results ---------------------------------------------------------------------------------------------------
+    @on(BackendEvent)
+    def _event(self, message: BackendEvent) -> None:
+        self.query_one("#activity", StepList).handle(message.event)
+
+    def _finish(self, group: str) -> None:
+        self._busy.discard(group)
+        self.update_buttons()
+
+    @on(TaskDone)
+    def _done(self, message: TaskDone) -> None:
+        group, result = message.group, message.result
+        activity = self.query_one("#activity", StepList)
+        if group == "executions":
+            self.executions = list(result or [])
+            self.render_executions()
+            return
+        if group == "resources":
+            self.resources = result or {}
+            self.render_resources()
+            return
+        self._finish(group)
+        if group == "sync":
+            activity.note(f"Synced: {len(result.uploaded)} uploaded, {result.unchanged} unchanged, "
+                          f"{len(result.deleted)} deleted.")
+        elif group == "run":
+            activity.note(f"Started execution {result.name}.")
+            self._load_executions()
+            from tui.screens.logs import LogsScreen
+
+            self.app.push_screen(LogsScreen(execution=result.name))
+        elif group == "stop":
+            activity.note(f"Execution {result.name}: {result.status}.")
+            self._load_executions()
+        elif group == "download":
+            activity.note(f"Downloaded to {display_path(result)}.")
+        elif group == "deploy":
+            self.endpoint = result.url
+            activity.note(f"Deployed: {result.url}" + (f" (revision {result.revision})" if result.revision else ""))
+            self.render_endpoint()
+        elif group == "teardown":
+            activity.note(f"Deleted {len(result)} resource(s).")
+            self.refresh_all()
+            self.render_summary()
+
+    @on(TaskFailed)
+    def _failed(self, message: TaskFailed) -> None:
+        if message.group not in ("executions", "resources"):
+            self._finish(message.group)
+            self.query_one("#activity", StepList).note(f"{message.group} failed: {message.error}", "warning")
+            self.notify(message.error, title=f"{message.group} failed", severity="error", timeout=12)
+        elif message.group == "executions":
+            table = self.query_one("#executions", DataTable)
+            table.clear()
+            table.add_row("—", f"[red]{escape(message.error)}[/]", "", "", "")
+        else:
+            table = self.query_one("#resources", DataTable)
+            table.clear()
+            table.add_row("—", f"[red]{escape(message.error)}[/]", "")
+
+    @on(Button.Pressed)
+    def _button(self, event: Button.Pressed) -> None:
+        if event.button.id in actions.BY_ID:
+            self.app.run_action(event.button.id)
+
+    @on(DataTable.RowSelected, "#executions")
+    def _open_logs(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value and event.row_key.value != "—":
+            from tui.screens.logs import LogsScreen
+
+            self.app.push_screen(LogsScreen(execution=str(event.row_key.value)))

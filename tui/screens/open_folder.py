@@ -1,0 +1,42 @@
+"""Open folder: type (or paste) the path of a project folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class OpenFolderScreen(ModalScreen[str | None]):
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Open an ftstudio project folder", classes="dialog-title")
+            yield Input(placeholder="~/projects/my-project", id="folder")
+            yield Static("", id="folder-error", classes="error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Open", id="open", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted, "#folder")
+    @on(Button.Pressed, "#open")
+    def _open(self) -> None:
+        text = self.query_one("#folder", Input).value.strip()
+        path = Path(text).expanduser() if text else None
+        error = self.query_one("#folder-error", Static)
+        if path is None:
+            error.update("Type the folder of a project (the one holding infra/finetuning.config.json).")
+        elif not path.is_dir():
+            error.update(f"{text} is not a folder.")
+        elif not (path / "infra" / "finetuning.config.json").is_file():
+            error.update(f"{text} is not an ftstudio project (no infra/finetuning.config.json).")
+        else:
+            self.dismiss(str(path))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
