@@ -25,7 +25,9 @@ TICK_S = 0.2
 PART = ".part"
 
 
-def _normalise(remote_path: str) -> str:
+def _normalise(remote_path: str) -> list[str]:
+    """Where ``remote_path`` may be on the share, most likely first: a bare name is a run id
+    (``outputs/<name>``) before it is a top-level folder or file."""
     path = remote_path.strip().replace("\\", "/").strip("/")
     while path.startswith("./"):
         path = path[2:]
@@ -35,11 +37,12 @@ def _normalise(remote_path: str) -> str:
             field="REMOTE_PATH",
             fix="give a run id (see `ftstudio status`) or a path such as outputs/<run-id>",
         )
-    if "/" not in path and path not in ("outputs", "model-cache", "dataset", "finetuning", "inference", "setup"):
-        from infra.azure.resources_ref import check_run_id
+    if "/" not in path and path != "outputs":
+        from infra.azure.resources_ref import _RUN_ID
 
-        path = f"outputs/{check_run_id(path, 'REMOTE_PATH')}"  # a bare run id
-    return path
+        if _RUN_ID.match(path):
+            return [f"outputs/{path}", path]
+    return [path]
 
 
 def default_remote(backend, share) -> str:
@@ -68,28 +71,32 @@ def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSi
     from infra.azure.sync import _open_share
 
     with _open_share(backend) as share:
-        remote = _normalise(remote_path) if remote_path else default_remote(backend, share)
-        files = share.walk(remote)
-        base = remote
-        if files is None:  # not a folder: maybe one file
-            from azure.core.exceptions import ResourceNotFoundError
+        candidates = _normalise(remote_path) if remote_path else [default_remote(backend, share)]
+        for remote in candidates:
+            files = share.walk(remote)
+            if files is not None:  # a folder
+                dest_root = Path(to) / remote.rsplit("/", 1)[-1]
+                return _Downloader(share, files, remote, dest_root, remote, on_event).run()
+            size = _file_size(share, remote)
+            if size is not None:  # one file
+                from infra.azure.fileshare import RemoteFile
 
-            try:
-                size = int(share.file(remote).get_file_properties().size)
-            except ResourceNotFoundError:
-                raise InputError(
-                    f"{remote} does not exist on the share.",
-                    field="REMOTE_PATH",
-                    fix="see `ftstudio status` for run ids with outputs",
-                ) from None
-            from infra.azure.fileshare import RemoteFile
+                base = remote.rsplit("/", 1)[0] if "/" in remote else ""
+                return _Downloader(share, [RemoteFile(remote, size)], base, Path(to), remote, on_event).run()
+        raise InputError(
+            f"{candidates[-1]} does not exist on the share.",
+            field="REMOTE_PATH",
+            fix="see `ftstudio status` for run ids with outputs",
+        )
 
-            files = [RemoteFile(remote, size)]
-            base = remote.rsplit("/", 1)[0] if "/" in remote else ""
-            dest_root = Path(to)
-        else:
-            dest_root = Path(to) / remote.rsplit("/", 1)[-1]
-        return _Downloader(share, files, base, dest_root, remote, on_event).run()
+
+def _file_size(share, path: str) -> Optional[int]:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return int(share.file(path).get_file_properties().size)
+    except ResourceNotFoundError:
+        return None
 
 
 class _Downloader:

@@ -631,7 +631,6 @@ def teardown(backend, *, on_event: EventSink = ignore) -> list[str]:
     s, n, session = ctx.settings, ctx.names, ctx.session
     created = dict(ctx.project.state().get(STATE_CREATED) or {})
     deleted: list[str] = []
-    kept: list[str] = []
     ac, st, la = session.appcontainers, session.storage, session.loganalytics
     deleters = {
         "app": lambda: ac.container_apps.begin_delete(s.resource_group, n.app).result(),
@@ -649,7 +648,8 @@ def teardown(backend, *, on_event: EventSink = ignore) -> list[str]:
     for step in ("app", "job", "envstorage", "environment", "workspace", "share", "storage"):
         if (step == "envstorage" and env_ours) or (step == "share" and account_ours):
             continue
-        actual = {"environment": env, "storage": account}.get(step) if step in ("environment", "storage") else read(ctx, step)
+        known = {"environment": env, "storage": account}
+        actual = known[step] if step in known else read(ctx, step)
         if actual is None:
             continue
         if step in ("envstorage", "share"):
@@ -657,12 +657,11 @@ def teardown(backend, *, on_event: EventSink = ignore) -> list[str]:
         else:
             mine = _ours(ctx, step, actual, created)
         if not mine:
-            kept.append(R.title(s, step))
             ctx.emit(Info(f"kept {R.title(s, step)}: it existed before ftstudio provisioned this project"))
             continue
         _run_step(ctx, step, lambda fn=deleters[step]: _delete(fn))
         deleted.append(R.resource_name(s, step))
-    _teardown_resource_group(ctx, kept, deleted)
+    _teardown_resource_group(ctx, deleted)
     _clear_config(ctx.project)
     return deleted
 
@@ -672,7 +671,7 @@ def _delete(fn: Callable[[], Any]) -> tuple:
     return "deleted", {}
 
 
-def _teardown_resource_group(ctx: Context, kept: list, deleted: list) -> None:
+def _teardown_resource_group(ctx: Context, deleted: list) -> None:
     s = ctx.settings
     project = ctx.project
     rg_title = R.title(s, "resource_group")

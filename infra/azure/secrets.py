@@ -136,7 +136,7 @@ def call(what: str, fn: Callable, *args, redactor: Optional[Redactor] = None, t:
         else:
             error = OperationFailed(f"Could not {what}: {detail}")
     except AzureError as exc:
-        error = OperationFailed(f"Could not {what}: {describe_error(exc)}")
+        error = OperationFailed(f"Could not {what}: {(redactor or Redactor())(describe_error(exc))}")
     # raised here, outside the except block: no __context__ pointing at the SDK error
     raise error
 
