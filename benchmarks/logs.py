@@ -98,7 +98,18 @@ class PipeSink:
 
 
 def rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, KiB on Linux
+
+
+def rss_now_mib() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def main() -> int:
@@ -108,11 +119,11 @@ def main() -> int:
 
     run(records(20_000), open(os.devnull, "w"))  # warm up (imports, regex compilation)
     raws = records(n)
-    rss_before = rss_mib()
+    rss_before, now_before = rss_mib(), rss_now_mib()
     # best of REPEATS: the machine is shared, the minimum is the path's own cost
     elapsed_core, counters = min((run(raws, None, writer=False) for _ in range(REPEATS)), key=lambda r: r[0])
     elapsed, _ = min((run(raws, open(os.devnull, "w")) for _ in range(REPEATS)), key=lambda r: r[0])
-    rss_after = rss_mib()
+    rss_after, now_after = rss_mib(), rss_now_mib()
     pipes = []
     for _ in range(REPEATS):
         pipe = PipeSink()
@@ -126,8 +137,9 @@ def main() -> int:
     print(f"  + CLI writer to /dev/null    : {rate:,.0f} lines/s ({elapsed:.2f} s)")
     print(f"  + CLI writer to a pipe       : {counters['lines'] / elapsed_pipe:,.0f} lines/s ({elapsed_pipe:.2f} s, "
           f"{pipe.bytes / 1e6:.0f} MB read by the other end)")
-    print(f"  peak RSS growth while streaming: {rss_after - rss_before:.1f} MiB (peak RSS {rss_after:.0f} MiB, "
-          "input held in memory beforehand)")
+    print(f"  RSS growth while streaming: peak {rss_after - rss_before:+.1f} MiB, current {now_after - now_before:+.1f} MiB "
+          f"(peak RSS {rss_after:.0f} MiB incl. the {n:,} input records held in memory beforehand; "
+          f"dedupe window {Deduper().window} lines)")
     print(f"  target: {TARGET:,} lines/s to /dev/null -> {'met' if rate >= TARGET else 'NOT met'}")
     return 0 if rate >= TARGET else 1
 

@@ -3,7 +3,9 @@
 A follow stream is a sequence of HTTP connections. Each reconnect asks for the last
 ``tailLines`` lines again so nothing written while we were away is lost; :class:`Deduper`
 drops the part of that replay we already showed, keyed on (timestamp, text) and counting
-occurrences so identical lines at an identical timestamp are neither merged nor repeated.
+occurrences so identical lines at an identical timestamp are neither merged nor repeated, and
+says when a replay did not reach back far enough. :class:`Pace` sizes that replay, :class:`Backoff`
+spaces out attempts that bring nothing, ``parse_duration`` reads ``--since`` values.
 Memory is bounded: only the last ``window`` keys are remembered.
 """
 from __future__ import annotations
@@ -176,17 +178,24 @@ class Deduper:
         self.shown = 0
         self.dropped = 0
         self.gap: Optional[tuple[Optional[str], Optional[str]]] = None  # (after, before) timestamps
+        self.strict = False
+        self.no_overlap = False
         self._gap_state: Optional[tuple[dict, Optional[int], Optional[int]]] = None
 
     @property
     def catching_up(self) -> bool:
         return self._pending is not None
 
-    def reconnected(self) -> None:
-        """Call when a new connection (or a history query) starts replaying what may have been shown."""
+    def reconnected(self, *, strict: bool = False) -> None:
+        """Call when a new connection (or a history query) starts replaying what may have been shown.
+
+        ``strict``: the replay was asked for only a few lines; if it does not reach back to the
+        last shown line, accept nothing and set :attr:`no_overlap` (ask again for more)."""
         if self.shown:
             self._pending = dict(self._counts)
             self._replay_started = False
+        self.strict = strict
+        self.no_overlap = False
         self.gap = None
         self._gap_state = None
 
@@ -205,10 +214,14 @@ class Deduper:
             if us is not None and self.last_us is not None and us < self.last_us:
                 self.dropped += 1
                 return False
-            self._pending = None
             if first and us is not None and self.last_us is not None and us > self.last_us:
+                if self.strict:
+                    self._replay_started = False
+                    self.no_overlap = True
+                    return False
                 self.gap = (self.last_ts, timestamp if isinstance(timestamp, str) else str(timestamp))
                 self._gap_state = (pending, self.last_us, us)
+            self._pending = None
         self._remember(key, us, timestamp)
         return True
 
@@ -275,6 +288,38 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+class Pace:
+    """Sizes the tail a reconnect asks for: the lines probably written while we were away, plus
+    a margin. Too few is detected (no overlap) and asked again with more; too many wastes a
+    replay, and on a connection that drops every few lines, a replay too long never gets past
+    old lines. The write rate is learnt from the lines' timestamps, then corrected by every
+    reconnect: a tail of k lines that began with d known lines means k - d were missed."""
+
+    def __init__(self):
+        self.rate = 20.0  # lines per second the source writes, smoothed
+        self.last_local: Optional[float] = None
+        self.last_us: Optional[int] = None
+
+    def arrived(self, us: Optional[int]) -> None:
+        if us is not None and self.last_us is not None and us > self.last_us:
+            self.rate = 0.8 * self.rate + 0.2 * min(1e5, 1e6 / (us - self.last_us))
+        if us is not None:
+            self.last_us = us
+        self.last_local = time.monotonic()
+
+    def away(self) -> float:
+        return time.monotonic() - self.last_local if self.last_local is not None else 60.0
+
+    def tail(self, away: Optional[float] = None, base: int = 0) -> int:
+        missed = self.rate * (self.away() if away is None else away)
+        return int(min(MAX_TAIL, max(3, base + missed * 1.25 + 3)))
+
+    def learned(self, asked: int, known: int, away: float) -> None:
+        """A replay of ``asked`` lines started with ``known`` lines already shown."""
+        if away > 0.005 and asked > known:
+            self.rate = 0.5 * self.rate + 0.5 * (asked - known) / away
 
 
 def env_scale() -> float:

@@ -1,8 +1,8 @@
 """The sample tone-classification dataset written into every new project (JSONL {"phrase","tone"}).
 
-Deterministic (fixed seed) and honest: every phrase carries an unmistakable cue for its tone
-(joy words for happy, loss words for sad...) around a topic shared by all tones, so the topic
-never gives the answer away and a small model can really learn the mapping.
+Deterministic (fixed seed) and honest: every phrase ends with a reaction carrying an unmistakable
+cue for its tone (joy words for happy, crying for sad...) after a topic shared by all tones, so
+the topic never gives the answer away and even a tiny model can really learn the mapping.
 """
 from __future__ import annotations
 
@@ -25,46 +25,35 @@ TOPICS = [
     "the results of the vote",
 ]
 
-# {t} = topic (lower case), {T} = topic with a capital letter.
-TEMPLATES = {
+# A phrase = a neutral sentence about a topic + a short reaction that carries the tone. Topics and
+# frames are shared by every tone; only the reaction differs, and it always ends the phrase (so
+# even a tiny model finds the cue at the same distance from the answer).
+FRAMES = [
+    "{T}.", "About {t}:", "Then there was {t}.", "Today I heard about {t}.", "So, {t}.",
+    "Yesterday it was {t}.", "Thinking of {t}:", "And now {t}.",
+]
+REACTIONS = {
     "happy": [
-        "I am so happy about {t}!", "{T} made my whole day wonderful.", "I love {t}, it is pure joy.",
-        "Honestly, {t} filled me with joy.", "I'm thrilled and grateful for {t}.",
-        "{T} went great and I can't stop smiling.", "Feeling cheerful and blessed thanks to {t}.",
-        "Best day ever: {t} was fantastic!", "I'm grinning from ear to ear about {t}.",
-        "{T} makes me feel warm and glad inside.", "What a delight {t} turned out to be!",
-        "I'm overjoyed, {t} could not have gone better.",
+        "I am so happy!", "What a joy, I love it!", "I feel happy and grateful.", "It made me so happy.",
+        "Pure joy, I love it.", "I'm happy and smiling all day.", "Such joy!", "I love this, so happy.",
     ],
     "sad": [
-        "I feel so sad about {t}.", "{T} left me heartbroken.", "I cried all evening after {t}.",
-        "Since {t}, everything feels empty and gray.", "I miss how things were before {t}, and it hurts.",
-        "{T} made me feel lonely and down.", "My heart is heavy because of {t}.",
-        "I'm quietly grieving over {t}.", "I feel hopeless and gloomy about {t}.",
-        "{T} keeps making me tearful.", "Nothing cheers me up since {t}, I'm so miserable.",
-        "I'm sorrowful and disappointed about {t}.",
+        "I feel so sad.", "It makes me sad, I cried.", "I'm sad and I miss how it was.", "So sad, I cried all night.",
+        "I feel sad and lonely.", "It left me sad.", "I cried, it is so sad.", "Sad. I miss it already.",
     ],
     "angry": [
-        "I am furious about {t}!", "{T} makes my blood boil.", "I'm sick and tired of {t}, this is outrageous.",
-        "Who messed up {t}? I'm livid.", "{T} was an insult and I'm fuming.",
-        "I hate how {t} was handled, it's infuriating.", "I'm so mad about {t} I could scream.",
-        "Enough! {T} is absolutely unacceptable.", "{T} has me seething with rage.",
-        "I'm outraged by {t} and I want answers now.", "{T} is a disgrace and it makes me angry.",
-        "I'm irritated and annoyed beyond words by {t}.",
+        "I am so angry!", "I'm furious, I hate this.", "It makes me angry.", "I hate it, I'm furious!",
+        "So angry right now.", "I'm angry and fed up.", "Furious! I hate this.", "This makes me furious.",
     ],
     "fearful": [
-        "I'm terrified about {t}.", "{T} keeps me awake at night with dread.",
-        "I'm scared something will go wrong with {t}.", "My hands are shaking when I think about {t}.",
-        "I'm nervous and afraid of {t}.", "{T} fills me with panic.", "What if {t} goes badly? I'm frightened.",
-        "I have a horrible feeling of dread about {t}.", "I'm anxious and uneasy about {t}.",
-        "{T} scares me more than I can say.", "I'm worried sick and afraid about {t}.",
-        "The thought of {t} makes me panic.",
+        "I am so scared.", "I'm afraid, it terrifies me.", "It makes me scared.", "I'm terrified and afraid.",
+        "So scared right now.", "I'm afraid of what comes next.", "Terrified. I'm so scared.",
+        "This makes me afraid.",
     ],
     "surprised": [
-        "Wow, I did not expect {t} at all!", "{T} came completely out of nowhere!",
-        "I can't believe {t} actually happened!", "Whoa, {t} caught me totally off guard.",
-        "No way, {t}? I'm stunned!", "{T} was so unexpected, my jaw dropped.", "I'm astonished by {t}.",
-        "Seriously? {T}? What a shock!", "I never saw {t} coming.", "{T} left me speechless, wow!",
-        "Out of the blue, {t}! I'm amazed.", "I'm totally startled by {t}.",
+        "Wow, I'm so surprised!", "What a shock, I didn't expect that!", "I'm surprised, wow.",
+        "Totally unexpected, I'm shocked!", "Wow, so unexpected!", "I'm shocked and surprised.",
+        "Surprised! Never saw it coming.", "Wow, what a surprise.",
     ],
 }
 
@@ -72,21 +61,23 @@ TEMPLATES = {
 def rows(per_tone: int = DEFAULT_ROWS_PER_TONE, seed: int = SEED) -> list[dict]:
     """``per_tone`` distinct rows per tone, interleaved so any prefix holds every tone.
 
-    Topics are dealt round-robin, so every tone uses every topic equally often (with a different
-    phrasing each time): only the wording of the feeling tells the tones apart.
+    Topics are dealt round-robin, so every tone uses every topic equally often: only the
+    reaction tells the tones apart.
     """
     rng = random.Random(seed)
-    if per_tone > len(TOPICS) * min(len(t) for t in TEMPLATES.values()):
-        raise ValueError("not enough distinct phrasings for that many rows per tone")
     by_tone: dict[str, list[dict]] = {}
     for tone in TONES:
-        order = {topic: rng.sample(TEMPLATES[tone], len(TEMPLATES[tone])) for topic in TOPICS}
+        combos = [(frame, reaction) for frame in FRAMES for reaction in REACTIONS[tone]]
+        if per_tone > len(TOPICS) * len(combos):
+            raise ValueError("not enough distinct phrasings for that many rows per tone")
         topics = rng.sample(TOPICS, len(TOPICS))
+        order = {topic: rng.sample(combos, len(combos)) for topic in topics}
         picked = []
         for i in range(per_tone):
             topic = topics[i % len(topics)]
-            tpl = order[topic].pop()
-            picked.append({"phrase": tpl.format(t=topic, T=topic[:1].upper() + topic[1:]), "tone": tone})
+            frame, reaction = order[topic].pop()
+            opening = frame.format(t=topic, T=topic[:1].upper() + topic[1:])
+            picked.append({"phrase": f"{opening} {reaction}", "tone": tone})
         by_tone[tone] = picked
     out = []
     for i in range(per_tone):

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from textual.app import App
-from textual.binding import Binding
 
 from tui import actions
 from tui.actions import ActionsProvider
@@ -22,7 +21,7 @@ class FtStudioApp(App):
     SUB_TITLE = "fine-tune small language models"
     COMMANDS = {ActionsProvider}
     COMMAND_PALETTE_BINDING = "ctrl+p"
-    BINDINGS = [Binding("ctrl+p", "command_palette", "Commands", show=True, priority=True), *actions.bindings()]
+    BINDINGS = actions.bindings()  # ctrl+p (the palette) is Textual's own, shown at the footer's right
 
     def __init__(self, project=None, *, backend_factory: Optional[Callable] = None, start_error: str = "",
                  remember_projects: bool = True) -> None:

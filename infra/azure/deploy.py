@@ -54,13 +54,14 @@ def _wait_ready(backend, rg: str, app: str, revision: str, on_event: EventSink, 
     while True:
         rev = client.container_apps_revisions.get_revision(rg, app, revision)
         props = rev.properties
-        state = (props.provisioning_state, props.health_state, props.running_state)
+        state = tuple(getattr(v, "value", v) for v in (props.provisioning_state, props.health_state, props.running_state))
         if state != last:
             on_event(Info(f"revision {revision}: provisioning {state[0]}, health {state[1]}, running {state[2]}"))
             last = state
-        if str(props.provisioning_state) == "Failed" or str(props.running_state) in ("Failed", "Degraded"):
+        # str-valued enums: compare by value (str() of them gives "RevisionHealthState.HEALTHY")
+        if props.provisioning_state == "Failed" or props.running_state in ("Failed", "Degraded"):
             raise _not_ready(backend, revision, props.provisioning_error or f"the revision is {props.running_state or 'Failed'}")
-        if str(props.provisioning_state) == "Provisioned" and str(props.health_state) == "Healthy":
+        if props.provisioning_state == "Provisioned" and props.health_state == "Healthy":
             return
         if time.monotonic() > deadline:
             raise _not_ready(backend, revision, f"not ready after {int(timeout_s)} s (health {props.health_state})")
@@ -92,7 +93,9 @@ def deploy(backend, *, on_event: EventSink = ignore, timeout_s: Optional[float] 
     timeout_s = timeout_s or float(os.environ.get("FTSTUDIO_DEPLOY_TIMEOUT", DEFAULT_TIMEOUT_S))
     client = backend.session.appcontainers
 
-    backend.sync(on_event=on_event)
+    from infra.azure.sync import sync
+
+    sync(backend, on_event=on_event, kind="inference")
 
     app = client.container_apps.get(rg, app_name)
     template = app.as_dict()["properties"].get("template") or {}

@@ -341,7 +341,14 @@ def run(backend, *, resume: Optional[str] = None, on_event: EventSink = ignore, 
     if sync:
         from infra.azure import sync as sync_mod
 
-        sync_mod.sync(backend, on_event=on_event)
+        try:
+            sync_mod.sync(backend, on_event=on_event)
+        except InputError as exc:
+            if exc.field != "--force":
+                raise
+            raise InputError(exc.message, field="--force",
+                             fix="add them to .ftstudioignore, or upload them once with `ftstudio sync --force`, "
+                                 "then `ftstudio run`") from None
 
     title = f"Starting job {refs.job} (run {run_id}{', resumed' if resume else ''})"
     on_event(StepStarted("start", title, link=link_map["job"]))

@@ -26,7 +26,7 @@ from typing import Iterator, Optional
 from infra.azure.secrets import Target, describe_error, call, read_resource, secret_values, target
 from infra.errors import InputError, OperationFailed
 from infra.events import LogLine, StreamState
-from infra.logstream import MAX_TAIL, Backoff, Deduper, Record, env_scale, micros, parse_record, parse_timestamp
+from infra.logstream import MAX_TAIL, Backoff, Deduper, Pace, Record, env_scale, micros, parse_record, parse_timestamp
 from infra.models import RUNNING_STATES, TERMINAL_STATES, Execution
 from infra.redact import Redactor
 
@@ -182,12 +182,13 @@ def _query(backend, t: Target, kql: str, timespan) -> list[dict]:
 
 
 def _iso(value) -> Optional[str]:
+    """LogLine.timestamp: the stream's own text, or a Log Analytics datetime in the same shape."""
     if value is None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
     return str(value)
 
 
@@ -225,6 +226,7 @@ class _Reader:
         self.deduper = Deduper()
         self.ended: Optional[Execution] = None
         self.complete = False
+        self.pace = Pace()
 
     @property
     def client(self):
@@ -283,50 +285,68 @@ class _Reader:
         """Stream until the job's execution ends, forever (app, follow) or once (snapshot).
 
         Sets ``self.ended`` (the finished Execution, or None) and ``self.complete`` (the last
-        connection ended cleanly, so nothing after the last line is missing)."""
+        connection ended cleanly, so nothing after the last line is missing).
+
+        A connection that drops after bringing new lines is re-opened at once on the same URL
+        and token, with a tail sized to what was probably missed; anything else (no progress,
+        refused, clean end) goes back to checking the execution and its replica, with back-off."""
         backoff = Backoff(first=0.5 * self.scale, cap=10.0 * self.scale, sleep=self._sleep)
-        connects = failures = 0
-        queued_said, running_said, identity, final_try = False, None, None, False
+        connects = failures = stalls = 0
+        queued_said, running_said, identity = False, None, None
+        full_tail = True  # the first connection shows the last 300 lines; later ones ask for less
+        widen, shrink, tail = False, None, MAX_TAIL
+        src: Optional[Source] = None
+        progressed = False  # the last connection brought at least one new line
         read_timeout = max((SYSTEM_READ_TIMEOUT if self.system else IDLE_READ_TIMEOUT) * self.scale, 0.2)
         self.complete = False
         while True:
-            ex = self.finished()
-            if ex is not None and (connects == 0 or self.complete or final_try):
-                self.ended = ex
-                return
-            final_try = ex is not None  # one more connection collects the last lines, if it still serves
-            try:
-                src = self.source()
-            except _Unavailable:
-                src = None
-                failures += 1
-                if failures > MAX_FAILURES:
-                    raise OperationFailed(f"The log stream of the {self.t.label} is unavailable.") from None
             if src is None:
-                if ex is not None:
+                ex = self.finished()
+                # a finished run: stop once the stream is complete or stops bringing lines
+                if ex is not None and (connects == 0 or self.complete or not progressed):
                     self.ended = ex
                     return
-                if not queued_said and connects == 0:
-                    queued_said = True
-                    yield StreamState("queued", detail=waiting_detail)
-                if not follow:
-                    return
-                backoff.wait()
-                continue
-            if identity is not None and src.identity != identity:
-                self.deduper = Deduper()  # another replica: another log
-            identity = src.identity
-            if connects == 0 and follow:
-                running_said = src.label
-                yield StreamState("running", detail=src.label)
-                yield from self.before_first_connect()
+                try:
+                    src = self.source()
+                except _Unavailable:
+                    failures += 1
+                    if failures > MAX_FAILURES:
+                        raise OperationFailed(f"The log stream of the {self.t.label} is unavailable.") from None
+                if src is None:
+                    if ex is not None:
+                        self.ended = ex
+                        return
+                    if not queued_said and connects == 0:
+                        queued_said = True
+                        yield StreamState("queued", detail=waiting_detail)
+                    if not follow:
+                        return
+                    backoff.wait()
+                    continue
+                if identity is not None and src.identity != identity:
+                    self.deduper, full_tail = Deduper(), True  # another replica: another log
+                identity = src.identity
+                if connects == 0 and follow:
+                    running_said = src.label
+                    yield StreamState("running", detail=src.label)
+                    yield from self.before_first_connect()
+            reconnect_away = None
+            if full_tail or not follow or not self.deduper.shown:
+                tail = MAX_TAIL
+            elif widen:
+                tail = min(MAX_TAIL, 2 * tail + 10)
+            elif shrink is not None:
+                tail = shrink
+            else:
+                reconnect_away = self.pace.away()
+                tail = self.pace.tail(reconnect_away)
+            widen, shrink = False, None
+            dropped_before, connected_at = self.deduper.dropped, time.monotonic()
             try:
-                resp = _open(self.backend, src, follow=follow, tail=MAX_TAIL, read_timeout=read_timeout)
+                resp = _open(self.backend, src, follow=follow, tail=tail, read_timeout=read_timeout)
             except (_Unavailable, *_stream_errors()) as exc:
                 failures += 1
-                if ex is not None:
-                    self.ended = ex
-                    return
+                src, progressed = None, False
                 why = f"HTTP {exc.status}" if isinstance(exc, _Unavailable) else type(exc).__name__
                 if not follow and failures > 3:
                     yield StreamState("unavailable", detail=f"the log stream answered {why}; try again shortly")
@@ -336,12 +356,13 @@ class _Reader:
                 backoff.wait()
                 continue
             if connects or self.deduper.shown:
-                self.deduper.reconnected()
+                self.deduper.reconnected(strict=tail < MAX_TAIL)
             connects += 1
+            full_tail = False
             if running_said != src.label:
                 running_said = src.label
                 yield StreamState("running", detail=src.label)
-            clean = idle = False
+            clean = idle = short = progressed = False
             next_check = time.monotonic() + read_timeout
             try:
                 for raw in resp.iter_lines(chunk_size=65536):
@@ -354,17 +375,26 @@ class _Reader:
                             return
                     rec = self.parse(raw)
                     if rec is None or not self.deduper.accept(rec.timestamp, rec.text):
+                        if self.deduper.no_overlap:  # the short tail did not reach the last line shown
+                            short = True
+                            break
                         continue
                     if self.deduper.gap is not None:
                         yield from self.fill_gap()
-                    failures = 0
+                    if not progressed and reconnect_away is not None:
+                        self.pace.learned(tail, self.deduper.dropped - dropped_before, reconnect_away)
+                    failures, stalls, progressed = 0, 0, True
                     backoff.reset()
+                    self.pace.arrived(micros(rec.timestamp))
                     yield self.line(rec.timestamp, rec.text, src.label)
                 clean = True
             except _stream_errors() as exc:
                 idle = _is_read_timeout(exc)
             finally:
                 resp.close()
+            if short:
+                widen = True  # ask again at once, for more
+                continue
             self.complete = clean
             if not follow:
                 if clean or failures >= 3:
@@ -372,10 +402,25 @@ class _Reader:
                     return
                 failures += 1  # a snapshot cut short: read it again, the dedupe drops the overlap
                 continue
-            if clean:
-                backoff.wait()  # the container exited (or the service closed): let the status settle
-            elif not idle:
-                yield StreamState("reconnecting", detail="the log stream dropped; reconnecting")
+            if clean or idle:
+                # a clean end: the container exited (or the service closed); idle: re-check the run
+                src = None
+                if clean:
+                    backoff.wait()
+                elif self.deduper.shown:
+                    shrink = 5  # connected all along: nothing was missed, a short overlap will do
+                continue
+            yield StreamState("reconnecting", detail="the log stream dropped; reconnecting")
+            known = self.deduper.dropped - dropped_before
+            stalls += not progressed
+            if not progressed and known and tail < MAX_TAIL and self.deduper.shown and stalls <= 3:
+                # only known lines came before the drop: at most tail - known were new then;
+                # ask for that plus what was written since, so the replay gets past them
+                shrink = self.pace.tail(time.monotonic() - connected_at, base=max(0, tail - known))
+                continue
+            if not progressed:
+                src = None  # nothing came through: re-check the run and its replica, and wait
+                failures += 1
                 backoff.wait()
 
     def before_first_connect(self) -> Iterator[object]:
@@ -470,9 +515,7 @@ class _JobLogs(_Reader):
 
     def source(self) -> Optional[Source]:
         name = self.execution.name
-        if self.system:
-            if self.execution.status not in RUNNING_STATES and self.execution.status not in TERMINAL_STATES:
-                return None
+        if self.system:  # events flow from the start (scheduling, image pulls): no waiting
             return Source(self._event_endpoint(), self._token(), name, "events")
         replicas = self._raw("GET", f"{self.t.resource_id}/executions/{name}/replicas",
                              f"list the replicas of execution {name}").get("value") or []
@@ -500,7 +543,7 @@ class _JobLogs(_Reader):
     def before_first_connect(self) -> Iterator[object]:
         """A run is followed from its first line: what it printed before we connected comes from
         Log Analytics (the stream's tail holds only 300 lines), and the tail is deduped over it."""
-        if self.system or self.deduper.shown:
+        if self.system or self.deduper.shown or self.since is not None:
             return
         try:
             rows = self.history(self._timespan(None))
@@ -534,6 +577,7 @@ class _JobLogs(_Reader):
 
     # -- the whole story ----------------------------------------------------------------------------
     def run(self, *, follow: bool, since: Optional[float]) -> Iterator[object]:
+        self.since = since
         self.execution = self._pick_execution()
         self.redactor = Redactor(secret_values(self.backend, self.t))
         ex = self.execution

@@ -35,21 +35,32 @@ class FinetuningRefs:
         )
 
 
-def _require(cfg: dict, key: str) -> str:
+INFERENCE_FIX = "run `ftstudio provision inference` first (it writes infra/inference.config.json)"
+
+
+def _require(cfg: dict, key: str, kind: str = "finetuning") -> str:
     value = cfg.get(key)
     if not isinstance(value, str) or not value.strip():
+        what = "fine-tuning" if kind == "finetuning" else "inference"
         raise InputError(
-            f"infra/finetuning.config.json has no {key}: the fine-tuning resources are not provisioned.",
+            f"infra/{kind}.config.json has no {key}: the {what} resources are not provisioned.",
             field=key,
-            fix=PROVISION_FIX,
+            fix=PROVISION_FIX if kind == "finetuning" else INFERENCE_FIX,
         )
     return value.strip()
 
 
-def storage_refs(backend) -> tuple[str, str, str]:
-    """(resource group, storage account, share) — all sync and download need."""
-    cfg = backend.project.finetuning_config()
-    return _require(cfg, "RESOURCE_GROUP_NAME"), _require(cfg, "STORAGE_ACCOUNT_NAME"), _require(cfg, "FILE_SHARE_NAME")
+def storage_refs(backend, kind: str = "finetuning") -> tuple[str, str, str]:
+    """(resource group, storage account, share) — all sync and download need.
+
+    The inference app may mount a share of its own (inference.parameters.json), so deploy syncs to
+    the share named in infra/inference.config.json.
+    """
+    if kind == "inference":
+        cfg = backend.project.inference_config()
+    else:
+        cfg = backend.project.finetuning_config()
+    return tuple(_require(cfg, key, kind) for key in ("RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME"))
 
 
 def finetuning_refs(backend, *, need_commands: bool = False) -> FinetuningRefs:

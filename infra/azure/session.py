@@ -71,7 +71,7 @@ def make_credential():
 
 @dataclass
 class AzureSession:
-    subscription_id: Optional[str] = None
+    subscription_id: Optional[str] = field(default_factory=lambda: os.environ.get("AZURE_SUBSCRIPTION_ID") or None)
     credential: Any = None
     arm_endpoint: str = field(default_factory=lambda: os.environ.get("FTSTUDIO_ARM_ENDPOINT", DEFAULT_ARM).rstrip("/"))
     file_endpoint: str = field(default_factory=lambda: os.environ.get("FTSTUDIO_FILE_ENDPOINT", DEFAULT_FILE).rstrip("/"))

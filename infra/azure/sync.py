@@ -44,11 +44,11 @@ def hash_cache_path(root: Path) -> Path:
     return cache_dir() / "hashes" / f"{project_key(root)}.json"
 
 
-def _open_share(backend):
+def _open_share(backend, kind: str = "finetuning"):
     from infra.azure.fileshare import Share
     from infra.azure.resources_ref import storage_refs
 
-    rg, account, share = storage_refs(backend)
+    rg, account, share = storage_refs(backend, kind)
     return Share(backend.session, rg, account, share)
 
 
@@ -100,14 +100,14 @@ def _parents(path: str) -> list[str]:
 
 
 def sync(backend, *, dry_run: bool = False, force: bool = False, delete: bool = False,
-         on_event: EventSink = ignore) -> SyncResult:
+         on_event: EventSink = ignore, kind: str = "finetuning") -> SyncResult:
     root = backend.project.root
     on_event(StepStarted("scan", "Scanning the workspace"))
     local = workspace.scan(root, cache_path=hash_cache_path(root))
     local = [e for e in local if not e.path.startswith(NEVER_UPLOADED)]
     on_event(StepFinished("scan", "Scanning the workspace", detail=f"{len(local)} files, {workspace.human_bytes(sum(e.size for e in local))}"))
 
-    with _open_share(backend) as share:
+    with _open_share(backend, kind) as share:
         manifest, manifest_size = read_manifest(share)
         plan = workspace.plan_sync(local, manifest, delete=delete)
         if dry_run:

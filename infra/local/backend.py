@@ -307,8 +307,8 @@ class LocalBackend:
                         run_id=None, script=script, cwd=self.layout.share, env=server_env,
                         redact_env=sorted(secret_env), kind="inference")
         self.project.update_state(local_inference_port=port)
-        inference.wait_healthy(url, self.layout.inference, runs.status_of, on_event=on_event)
+        ready = inference.wait_healthy(url, self.layout.inference, runs.status_of, on_event=on_event)
         self.project.update_inference_config(ACA_APP_ENDPOINT=url, TARGET="local")
         return Endpoint(url=url, app="local inference server", revision=None,
-                        detail={"port": port, "pid": st.get("pgid"), "log": str(self.layout.inference / sv.LOG),
+                        detail={"port": port, "pid": st.get("pgid"), "model": ready.get("model"), "log": str(self.layout.inference / sv.LOG),
                                 "share": str(self.layout.share)})

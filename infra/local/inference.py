@@ -69,16 +69,21 @@ def server_script(commands: list[str], share, port: int) -> tuple[str, list[str]
     return local_script([localize_server_step(s, port) for s in steps], share)
 
 
-def health(url: str, timeout: float = 5.0) -> Optional[int]:
-    """HTTP status of ``url``/health, None when nothing answers (proxies bypassed: it is loopback)."""
+def health(url: str, timeout: float = 5.0) -> tuple[Optional[int], dict]:
+    """(HTTP status of ``url``/health or None when nothing answers, its JSON body); proxies bypassed."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(f"{url}/health", timeout=timeout) as resp:
-            return resp.status
+            status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as err:
-        return err.code
+        return err.code, {}
     except (urllib.error.URLError, OSError):
-        return None
+        return None, {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {}
+    return status, body if isinstance(body, dict) else {}
 
 
 def deploy_timeout() -> float:
@@ -88,17 +93,17 @@ def deploy_timeout() -> float:
         return DEFAULT_TIMEOUT_S
 
 
-def wait_healthy(url: str, run_dir, status_of, *, on_event: EventSink = ignore, timeout: Optional[float] = None) -> None:
-    """Poll /health until 200; fail with the server log's last lines if it exits or times out."""
+def wait_healthy(url: str, run_dir, status_of, *, on_event: EventSink = ignore, timeout: Optional[float] = None) -> dict:
+    """Poll /health until 200 (returns its body); fail with the server log's last lines if it exits or times out."""
     timeout = deploy_timeout() if timeout is None else timeout
     on_event(StepStarted("health", f"Waiting for {url}/health (the model loads first)"))
     start = time.monotonic()
     last_note = 0.0
     while True:
-        code = health(url)
+        code, body = health(url)
         if code == 200:
             on_event(StepFinished("health", f"Inference server ready at {url}", f"{time.monotonic() - start:.0f} s"))
-            return
+            return body
         st = status_of(run_dir)
         elapsed = time.monotonic() - start
         if st.get("status") in TERMINAL_STATES:

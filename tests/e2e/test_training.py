@@ -121,21 +121,21 @@ def start_training(project: Path, run_id: str) -> tuple[subprocess.Popen, Lines]
 
 
 def test_stopped_run_resumes_from_its_checkpoint(tmp_path, tiny_model):
-    project = make_project(tmp_path / "p", tiny_model, max_steps=300, save_steps=20, logging_steps=5)
+    project = make_project(tmp_path / "p", tiny_model, max_steps=150, save_steps=20, logging_steps=5)
     assert run_script(project, "finetuning/fetch_model.py").returncode == 0
     checkpoints = project / "outputs/r/checkpoints"
 
     # 1. a stop (SIGTERM, what `ftstudio stop` / ACA send) after the first periodic checkpoint
     proc, lines = start_training(project, "r")
     try:
-        lines.wait_for(r"^step 25/300 loss")  # logged after checkpoint-20 was saved
+        lines.wait_for(r"^step 25/150 loss")  # logged after checkpoint-20 was saved
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 143
     finally:
         if proc.poll() is None:
             proc.kill()
     stopped_at = int(re.search(r"stopped at step (\d+)", lines.text()).group(1))
-    assert 25 <= stopped_at < 300
+    assert 25 <= stopped_at < 150
     assert (checkpoints / f"checkpoint-{stopped_at}" / "trainer_state.json").is_file()
     metrics = read(project / "outputs/r/metrics.json")
     assert metrics["status"] == "stopped" and metrics["steps"] == stopped_at
@@ -145,12 +145,12 @@ def test_stopped_run_resumes_from_its_checkpoint(tmp_path, tiny_model):
     final = run_script(project, "finetuning/train.py", run_id="r")
     assert final.returncode == 0, final.stderr[-2000:]
     assert f"resuming run r from checkpoint-{stopped_at}" in final.stdout
-    assert "step 1/300 " not in final.stdout and "step 300/300 loss" in final.stdout
+    assert "step 1/150 " not in final.stdout and "step 150/150 loss" in final.stdout
     metrics = read(project / "outputs/r/metrics.json")
-    assert metrics["status"] == "succeeded" and metrics["steps"] == 300
+    assert metrics["status"] == "succeeded" and metrics["steps"] == 150
     assert metrics["resumed_from"] == f"checkpoint-{stopped_at}"
     steps = [s for s, _ in metrics["losses"]]
-    assert steps[0] == 1 and steps[-1] == 300 and steps == sorted(set(steps))  # history kept across the restart
+    assert steps[0] == 1 and steps[-1] == 150 and steps == sorted(set(steps))  # history kept across the restart
     assert (project / "outputs/r/adapter_model.safetensors").is_file()
 
 

@@ -214,32 +214,36 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         req = Request(self.command, raw_path, raw_query, self.headers, body, fake.base_url, conn=self)
         surface = fake.surface_of(req)
-        status, fault = 0, None
+        logged = False
+
+        def log(status: int, fault: Optional[str]) -> None:
+            # recorded BEFORE the client can see the answer, so tests never race the log
+            nonlocal logged
+            logged = True
+            fake.requests.add(RequestRecord(req.method, req.path, dict(req.query), status,
+                                            (time.perf_counter() - t0) * 1000.0, surface, fault))
+
         try:
             rule = fake.faults.take(("status", "drop", "chaos"), req.method, req.path, raw_query)
             if rule is not None and rule.kind == "drop":
-                fault = "drop"
+                log(0, "drop")
                 raise DropConnection()
             if rule is not None:
-                fault = rule.kind
                 resp = fake.fault_response(surface, rule, req)
             else:
                 resp = fake.handle(req, surface)
+            log(resp.status, rule.kind if rule is not None else getattr(resp, "fault", None))
             if isinstance(resp, StreamResponse):
-                status = resp.status
-                if not self._stream(resp):
-                    fault = fault or getattr(resp, "fault", None)
+                self._stream(resp)
             else:
-                status = resp.status
                 self._write(resp, req.method == "HEAD")
         except DropConnection:
-            status = 0
             self._drop()
         except (ConnectionError, ssl.SSLError, BrokenPipeError):
             self.close_connection = True
         finally:
-            fake.requests.add(RequestRecord(req.method, req.path, dict(req.query), status,
-                                            (time.perf_counter() - t0) * 1000.0, surface, fault))
+            if not logged:
+                log(0, "error")
 
 
 _STREAM_RX = re.compile(r"^/subscriptions/[^/]+/resourcegroups/[^/]+/(jobs|containerapps|managedenvironments)/")

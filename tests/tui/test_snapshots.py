@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.doubles import MODEL, MODELS, FixedDirectory
+from tests.tui.helpers import wait_workers
 
 SIZES = [pytest.param((100, 32), id="100x32"), pytest.param((160, 48), id="160x48")]
 
@@ -20,9 +21,9 @@ def size(request):
 
 async def settle(pilot, delay: float = 0.2) -> None:
     """Let workers finish and the log view's batched flush run."""
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot)
     await pilot.pause(delay)
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot)
     await pilot.pause()
 
 

@@ -184,3 +184,16 @@ def _json_documents(text: str) -> list:
         doc, i = decoder.raw_decode(text, i)
         docs.extend(doc if isinstance(doc, list) else [doc])
     return docs
+
+
+def test_azure_spec_is_data_only():
+    # The SDK path imports it too: values only, no logic, no SDK imports.
+    import ast
+
+    tree = ast.parse(Path(spec.__file__).read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in imports)
+    for name in dir(spec):
+        if name.isupper():
+            assert isinstance(getattr(spec, name), (str, int, dict, tuple, list)), name

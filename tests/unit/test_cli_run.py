@@ -9,9 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from infra.local import supervisor as sv
 from infra.local.backend import LocalBackend
-from infra.local.layout import LocalLayout
 from test_local_supervisor import wait_done
 from test_local_support import cli, local_python, new_project, step  # noqa: F401 - fixtures
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from infra.errors import InputError
-from infra.logstream import MAX_TAIL, Backoff, Deduper, micros, parse_duration, parse_record
+from infra.logstream import MAX_TAIL, Backoff, Deduper, Pace, micros, parse_duration, parse_record
 
 
 # -- durations -------------------------------------------------------------------------------------
@@ -173,3 +173,33 @@ def test_backoff_grows_and_resets():
 def test_records_roundtrip_through_json():
     line = json.dumps({"TimeStamp": "2025-01-01T00:00:00Z", "Log": 'quote " and \\ backslash'})
     assert parse_record(line).text == 'quote " and \\ backslash'
+
+
+def test_a_short_strict_replay_that_misses_the_last_line_accepts_nothing():
+    script = _script(100)
+    d = Deduper()
+    shown = [row for row in script[:40] if d.accept(*row)]
+    d.reconnected(strict=True)  # asked for 5 lines, but 30 were written meanwhile
+    assert not d.accept(*script[65])
+    assert d.no_overlap and d.gap is None
+    d.reconnected()  # ask again for the full tail
+    shown += [row for row in script[20:100] if d.accept(*row)]
+    assert shown == script and d.gap is None
+
+
+def test_pace_sizes_the_reconnect_tail_from_the_write_rate(monkeypatch):
+    from infra import logstream
+
+    clock = [1000.0]
+    monkeypatch.setattr(logstream.time, "monotonic", lambda: clock[0])
+    p = Pace()
+    for i in range(50):  # a line every 10 ms on the server
+        p.arrived(1_700_000_000_000_000 + i * 10_000)
+    clock[0] += 0.2  # away 200 ms: about 20 lines missed
+    assert 20 < p.tail() < 40
+    clock[0] += 100  # away long: never more than the service gives
+    assert p.tail() == MAX_TAIL
+    # a reconnect that asked 30 lines and found 25 known ones after 1 s away: 5 lines/s
+    for _ in range(10):
+        p.learned(30, 25, 1.0)
+    assert 4 < p.rate < 6

@@ -9,7 +9,7 @@ import pytest
 
 from infra.errors import InputError, OperationFailed
 from infra.events import Collector, Progress, StepFinished
-from tests.wire._finetune_project import ACCOUNT, JOB, SHARE, backend_for, ft_azure, write_project  # noqa: F401
+from tests.wire._finetune_project import JOB, backend_for, ft_azure, write_project  # noqa: F401
 
 pytestmark = pytest.mark.wire
 

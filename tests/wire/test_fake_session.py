@@ -29,7 +29,6 @@ def test_azure_session_clients_reach_the_fake(azure_env):
     assert s.polling_interval == 0
 
 
-@pytest.mark.xfail(strict=True, reason="AzureSession() does not read AZURE_SUBSCRIPTION_ID (infra/azure/session.py)")
 def test_azure_session_subscription_from_env(azure_env):
     from infra.azure.session import AzureSession
 

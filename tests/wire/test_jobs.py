@@ -11,7 +11,7 @@ from infra.errors import InputError, OperationFailed
 from infra.events import Collector, Info, StepFinished
 from infra.models import RUNNING_STATES
 from tests.wire._finetune_project import (
-    COMMANDS, IMAGE, JOB, RG, backend_for, ft_azure, share_files, write_project,  # noqa: F401
+    COMMANDS, IMAGE, JOB, backend_for, ft_azure, share_files, write_project,  # noqa: F401
 )
 
 pytestmark = pytest.mark.wire
@@ -209,3 +209,16 @@ def test_empty_commands_are_refused(ft_azure, project):
     with pytest.raises(InputError) as err:
         backend_for(project).run()
     assert err.value.field == "COMMANDS"
+
+
+def test_run_refused_by_the_size_guard_says_how_to_force(ft_azure, project, monkeypatch):
+    from infra import workspace
+
+    monkeypatch.setattr(workspace, "MAX_WEIGHT_FILE_BYTES", 1024)
+    (project / "model.safetensors").write_bytes(b"\x00" * 4096)
+    with pytest.raises(InputError) as err:
+        backend_for(project).run()
+    assert "ftstudio sync --force" in err.value.one_line()
+    assert ft_azure.requests.count("POST", r"/start$") == 0
+    backend_for(project).sync(force=True)
+    assert backend_for(project).run().run_id  # the big file is on the share now: run goes ahead

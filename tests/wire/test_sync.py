@@ -1,6 +1,8 @@
 """Workspace → Azure Files sync through the real azure-storage-file-share client against the fake."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 
 import pytest
@@ -40,8 +42,8 @@ def _check_share_matches(fake, root, paths):
     for rel in paths:
         assert rel in files, rel
         assert md5_b64(files[rel]) == workspace.md5_file(root / rel), rel
-        assert fake.state.shares[(ACCOUNT, SHARE)].files[rel].md5 is None or \
-            md5_b64(files[rel]) == __import__("base64").b64encode(fake.state.shares[(ACCOUNT, SHARE)].files[rel].md5).decode()
+        stored = fake.state.shares[(ACCOUNT, SHARE)].files[rel].md5  # the file's Content-MD5 property
+        assert stored is not None and base64.b64encode(stored).decode() == md5_b64(files[rel]), rel
 
 
 def _manifest_is_true(fake):
@@ -66,7 +68,7 @@ def test_first_sync_uploads_what_is_not_ignored_with_md5s(ft_azure, tmp_path):
     _check_share_matches(ft_azure, root, expected)
     # Content-MD5 is stored with each file (the fake keeps it only when the client sent it)
     fs = ft_azure.state.shares[(ACCOUNT, SHARE)]
-    assert fs.files["data/big.jsonl"].md5 == __import__("hashlib").md5(BIG).digest()
+    assert fs.files["data/big.jsonl"].md5 == hashlib.md5(BIG).digest()
     assert fs.files["finetuning/empty.txt"].md5 is not None
     # each range was sent with its own Content-MD5 (the fake rejects a mismatch, so check they were sent)
     ranges = ft_azure.requests.filter("PUT", r"/data/big\.jsonl$", surface="files")

@@ -12,12 +12,11 @@ from tui.commands._common import open_backend_for, open_project
 KEY_NAME = "INFERENCE_API_KEY"
 
 
-def examples(url: str, project, args) -> dict:
+def examples(url: str, project, args, model: str) -> dict:
     flags = f" --project {shlex.quote(str(project.root))}"
     if getattr(args, "target", None):
         flags += f" --target {args.target}"
     key_cmd = f"ftstudio secret get {KEY_NAME} --inference{flags}"
-    model = project.name
     curl = (
         f"curl -s {url}/v1/chat/completions \\\n"
         f"  -H \"Authorization: Bearer $({key_cmd})\" \\\n"
@@ -43,7 +42,7 @@ def run(args, console) -> int:
     backend = open_backend_for(args, project)
     endpoint = backend.deploy(on_event=console.event)
     url = endpoint.url.rstrip("/")
-    ex = examples(url, project, args)
+    ex = examples(url, project, args, endpoint.detail.get("model") or project.name)
     doc = {**endpoint.to_json(), "examples": ex}
 
     def human() -> str:

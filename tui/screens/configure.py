@@ -8,6 +8,7 @@ generator, in a thread worker.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,6 +32,9 @@ LABELS = {
     "learning_rate": "Learning rate", "num_train_epochs": "Epochs", "max_steps": "Max steps (-1: epochs)",
     "per_device_train_batch_size": "Batch size", "source_max_len": "Sequence length",
 }
+# the generator's InputError.field -> the form field that shows it
+FIELD_OF = {"NAME": "name", "--dir": "location", "--dataset": "dataset", "--recipe": "recipe", "--target": "target",
+            "--model": "name", **{n: n for n in FORM_PARAMS}}
 TARGETS = (("Azure Container Apps (serverless GPU)", "azure"), ("This machine (local)", "local"))
 
 
@@ -46,6 +50,62 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+@dataclass
+class Preview:
+    name: str
+    rows: Optional[int]
+    columns: list
+    fields: list
+    head: list
+    problems: list
+    warnings: list
+
+    @property
+    def missing(self) -> list:
+        return [f for f in self.fields if self.columns and f not in self.columns]
+
+
+def build_preview(path: Optional[Path], template: str, head: int = 5) -> Preview:
+    """The dataset the project will train on: the core validates it (rows, columns, the first bad line);
+    the first rows are read here only to be shown."""
+    import json
+
+    from infra.errors import FtError
+    from scaffolds import dataset, params, sample_dataset
+
+    problems: list = []
+    try:
+        fields = params.template_fields(template)
+    except FtError as err:
+        fields, problems = [], [err.message]
+    if path is None:
+        rows = sample_dataset.rows()
+        return Preview(f"{sample_dataset.FILE_NAME} (sample, written with the project)", len(rows),
+                       list(rows[0]) if rows else [], fields, rows[:head], problems, [])
+    first: list = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        break
+                    if isinstance(row, dict):
+                        first.append(row)
+                if len(first) >= head:
+                    break
+    except (OSError, UnicodeDecodeError):
+        pass
+    columns = list(dict.fromkeys(k for row in first for k in row))
+    try:
+        report = dataset.validate_file(path, template) if fields else None
+    except FtError as err:
+        return Preview(Path(path).name, None, columns, fields, first, problems + [err.one_line()], [])
+    return Preview(Path(path).name, report.rows if report else None, report.columns if report else columns,
+                   fields, first, problems, report.warnings if report else [])
+
+
 class ConfigureScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+g", "generate", "Generate project")]
 
@@ -58,12 +118,14 @@ class ConfigureScreen(Screen):
         self.generated: Optional[Path] = None
 
     # -- layout ------------------------------------------------------------------------------------------
-    def _field(self, name: str, label: str, widget, help_text: str = "") -> ComposeResult:
+    def _field(self, name: str, label: str, widget, hint: str = "", help_text: str = "") -> ComposeResult:
+        widget.compact = True
+        if help_text:
+            widget.tooltip = help_text
         with Horizontal(classes="field"):
             yield Label(label, classes="field-label")
             yield widget
-        if help_text:
-            yield Static(help_text, classes="field-help")
+            yield Label(hint, classes="field-hint")
         yield Static("", id=f"err-{name}", classes="field-error")
 
     def compose(self) -> ComposeResult:
@@ -77,7 +139,7 @@ class ConfigureScreen(Screen):
                 yield Static(f"Configure a fine-tuning project for [b]{escape(model['id'])}[/b]", classes="screen-title")
                 yield from self._field("name", "Project name", Input(default_name(model), id="f-name"))
                 yield from self._field("location", "Location", Input(display_path(self.location), id="f-location"),
-                                       "the project folder is created inside it")
+                                       "parent folder", "The project folder is created inside it.")
                 recipe_default = model.get("default_recipe") or "lora"
                 yield from self._field("recipe", "Recipe",
                                        Select([(r, r) for r in catalog.RECIPES], value=recipe_default,
@@ -89,7 +151,7 @@ class ConfigureScreen(Screen):
                 for name in FORM_PARAMS:
                     p = params.BY_NAME[name]
                     yield from self._field(name, LABELS[name], Input(_text(defaults.get(name)), id=f"f-{name}"),
-                                           f"{p.help} ({p.describe_range()})")
+                                           _hint(p), p.help)
                 with Horizontal(classes="buttons"):
                     yield Button("Generate project", id="generate", variant="primary")
                     yield Button("Back", id="back")
@@ -122,6 +184,12 @@ class ConfigureScreen(Screen):
         return "" if value is Select.BLANK or value is None else str(value)
 
     @property
+    def model_ref(self) -> str:
+        """What the generator resolves: the local folder of a local model, else its id."""
+        return str(self.model.get("path") or self.model["id"]) if self.model.get("source") == "local" \
+            else str(self.model["id"])
+
+    @property
     def recipe(self) -> str:
         return self.field_value("recipe")
 
@@ -144,27 +212,46 @@ class ConfigureScreen(Screen):
         return values, errors
 
     def validate(self) -> bool:
+        """Inline messages, all from the core: the generator's name rule, the registry per field
+        (each override resolved alone, so every bad field shows), then the whole form (cross-field)."""
         from infra.errors import FtError
-        from scaffolds import catalog, params
+        from scaffolds import catalog, generate, params
 
         values, errors = self.overrides()
-        if not self.field_value("name").strip():
-            errors["name"] = "The project name is required."
+        try:
+            generate.validate_name(self.field_value("name"))
+        except FtError as err:
+            errors["name"] = err.message
         if not self.field_value("location").strip():
             errors["location"] = "The location is required."
-        resolved = None
-        if not errors:
+
+        def resolve(overrides: dict) -> dict:
+            return params.resolve(self.model, self.recipe, overrides, gpu_profile_for=catalog.gpu_profile_for)
+
+        for name, value in values.items():
             try:
-                resolved = params.resolve(self.model, self.recipe, values, gpu_profile_for=catalog.gpu_profile_for)
+                resolve({name: value})
+            except FtError as err:
+                if err.field == name:
+                    errors[name] = err.message
+        resolved = None
+        if not any(name in errors for name in FORM_PARAMS):
+            try:
+                resolved = resolve(values)
             except FtError as err:
                 errors[err.field if err.field in FORM_PARAMS else "recipe"] = err.message
         self.values = resolved or {}
         self.errors = errors
-        for name in ("name", "location", "recipe", "dataset", "target", *FORM_PARAMS):
-            self.query_one(f"#err-{name}", Static).update(escape(errors.get(name, "")))
+        for name in ("name", "location", "recipe", "target", *FORM_PARAMS):
+            self.show_error(name, errors.get(name, ""))
         self.query_one("#generate", Button).disabled = bool(errors)
         self._render_gpu()
         return not errors
+
+    def show_error(self, name: str, text: str) -> None:
+        widget = self.query_one(f"#err-{name}", Static)
+        widget.update(escape(text))
+        widget.display = bool(text)
 
     def _render_gpu(self) -> None:
         from scaffolds import catalog
@@ -174,7 +261,7 @@ class ConfigureScreen(Screen):
             text.update("Runs on this machine (GPU when present, else the CPU).")
             return
         profile = self.values.get("gpuProfileType") or catalog.gpu_profile_for(self.model, self.recipe)
-        dtype = self.values.get("compute_dtype", "")
+        dtype = self.values.get("compute_dtype") or "—"
         text.update(f"{escape(catalog.gpu_label(profile))}  [dim]{escape(profile)}[/dim]\ncompute dtype {escape(dtype)}")
 
     @on(Input.Changed)
@@ -214,28 +301,29 @@ class ConfigureScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-preview")
     def _preview(self, path: Optional[Path], template: str) -> None:
-        from scaffolds import dataset
+        run_task(self, "preview", build_preview, path, template)
 
-        run_task(self, "preview", dataset.preview, path, template)
-
-    def _render_preview(self, preview) -> None:
+    def _render_preview(self, preview: "Preview") -> None:
         text = self.query_one("#dataset-preview", Static)
-        lines = [f"[b]{escape(preview.name)}[/b]  {preview.rows:,} rows"]
-        found = ", ".join(preview.columns) or "none"
-        lines.append(f"Columns found: {escape(found)}")
+        rows = "?" if preview.rows is None else f"{preview.rows:,}"
+        lines = [f"[b]{escape(preview.name)}[/b]  {rows} rows"]
+        lines.append(f"Columns found: {escape(', '.join(preview.columns) or 'none')}")
         lines.append(f"Template fields: {escape(', '.join(preview.fields))}")
         if preview.missing:
             lines.append(f"[red]✗ Missing in the data: {escape(', '.join(preview.missing))}[/] "
                          "(rename the columns or change text_template)")
-        else:
+        elif preview.fields:
             lines.append("[green]✓ every template field is a column[/]")
         for problem in preview.problems[:3]:
             lines.append(f"[red]✗ {escape(problem)}[/]")
+        for warning in preview.warnings[:2]:
+            lines.append(f"[yellow]! {escape(warning)}[/]")
         lines.append("")
         for i, row in enumerate(preview.head, 1):
-            cells = "  ".join(f"[b]{escape(k)}[/b]={escape(_clip(v))}" for k, v in row.items())
+            cells = "  ".join(f"[b]{escape(str(k))}[/b]: {escape(_clip(v))}" for k, v in row.items())
             lines.append(f"[dim]{i}.[/dim] {cells}")
         text.update("\n".join(lines))
+        self.show_error("dataset", preview.problems[0] if preview.problems else "")
 
     # -- generate (worker) -------------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#back")
@@ -259,11 +347,14 @@ class ConfigureScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
     def _generate(self, name: str, location: Path, recipe: str, dataset: Optional[Path], target: str,
                   overrides: dict) -> None:
-        from scaffolds import generate
+        def generate():
+            from scaffolds import generate
 
-        run_task(self, "generate", generate.generate_project, name, model=self.model, parent=location,
-                 recipe=recipe, dataset=dataset, target=target, overrides=overrides,
-                 on_event=sink(self, "generate"))
+            spec = generate.ProjectSpec(name=name, model=self.model_ref, parent=location, recipe=recipe,
+                                        dataset=dataset, overrides=overrides, target=target)
+            return generate.generate_project(spec, sink(self, "generate"))
+
+        run_task(self, "generate", generate)
 
     @on(BackendEvent)
     def _event(self, message: BackendEvent) -> None:
@@ -275,20 +366,30 @@ class ConfigureScreen(Screen):
         if message.group == "preview":
             self._render_preview(message.result)
         elif message.group == "generate":
-            root = Path(getattr(message.result, "root", message.result))
+            root = Path(message.result.path)
             self.generated = root
             self.query_one("#generate-progress", StepList).note(f"Generated {display_path(root)}")
             self.app.open_project(root)
 
     @on(TaskFailed)
     def _failed(self, message: TaskFailed) -> None:
+        if message.group == "generate" and message.field in FIELD_OF:
+            self.show_error(FIELD_OF[message.field], message.error)
         if message.group == "preview":
             self.query_one("#dataset-preview", Static).update(f"[red]✗ {escape(message.error)}[/]")
-            self.query_one("#err-dataset", Static).update(escape(message.error))
+            self.show_error("dataset", message.error)
         elif message.group == "generate":
             self.query_one("#generate-progress", StepList).note(f"Not generated: {message.error}", "warning")
             self.query_one("#generate", Button).disabled = False
             self.notify(message.error, title="Generate failed", severity="error", timeout=12)
+
+
+def _hint(p) -> str:
+    if p.min is not None and p.max is not None:
+        from scaffolds.params import _num
+
+        return f"{_num(p.min)}…{_num(p.max)}"
+    return p.describe_range()
 
 
 def _clip(value: Any, width: int = 60) -> str:

@@ -29,9 +29,12 @@ BUTTONS = (
     ("stop_job", "Stop", "default"),
     ("provision_finetuning", "Provision job", "default"),
     ("provision_inference", "Provision inference", "default"),
-    ("deploy", "Deploy inference", "default"),
+    ("deploy", "Deploy", "default"),
     ("secrets", "Secrets", "default"),
 )
+# a plan's action, read as the resource's state now
+RESOURCE_STATE = {"unchanged": "[green]ready[/]", "update": "[yellow]drifted[/]", "create": "[dim]missing[/]",
+                  "delete": "[red]to delete[/]"}
 HIDDEN = {"__pycache__", "model-cache", ".git"}
 
 
@@ -73,6 +76,7 @@ class DashboardScreen(Screen):
                         yield Button(label, id=action_id, variant=variant, compact=True)
                 yield Label("Resources", classes="section")
                 yield DataTable(id="resources", cursor_type="row", show_cursor=False)
+                yield Static("[dim]missing / drifted: provision creates / updates them[/dim]", id="resources-hint")
                 yield Label("Executions", classes="section")
                 yield DataTable(id="executions", cursor_type="row")
                 yield Label("Inference endpoint", classes="section")
@@ -102,15 +106,13 @@ class DashboardScreen(Screen):
         answers = project.answers()
         model = answers.get("model")
         model_id = model.get("id") if isinstance(model, dict) else model
-        fields = [
-            ("Project", project.name),
-            ("Folder", display_path(project.root)),
-            ("Model", model_id or "—"),
-            ("Recipe", answers.get("recipe") or "—"),
-            ("Target", project.target),
+        lines = [
+            [("Project", project.name), ("Target", project.target), ("Recipe", answers.get("recipe") or "—")],
+            [("Model", model_id or "—")],
+            [("Folder", display_path(project.root))],
         ]
-        self.query_one("#summary", Static).update(
-            "   ".join(f"[b]{k}[/b] {escape(str(v))}" for k, v in fields))
+        self.query_one("#summary", Static).update("\n".join(
+            "   ".join(f"[b]{k}[/b] {escape(str(v))}" for k, v in line) for line in lines))
         self.update_buttons()
         self.render_endpoint()
 
@@ -137,12 +139,14 @@ class DashboardScreen(Screen):
         if not self.resources:
             table.add_row("—", "not provisioned" if self.project.target == "azure" else "local machine", "")
             return
+        seen = set()
         for kind, changes in self.resources.items():
             for change in changes:
-                state = {"unchanged": "[green]provisioned[/]", "update": "[yellow]drifted (provision updates it)[/]",
-                         "create": "[dim]missing (provision creates it)[/]", "delete": "[red]to delete[/]"}.get(
-                    change.action, change.action)
-                table.add_row(f"{kind}/{change.resource}", change.name, state)
+                if (change.resource, change.name) in seen:  # inference shares the job's storage and environment
+                    continue
+                seen.add((change.resource, change.name))
+                table.add_row(change.resource, display_path(change.name) if change.name.startswith("/") else change.name,
+                              RESOURCE_STATE.get(change.action, change.action))
 
     def render_executions(self) -> None:
         table = self.query_one("#executions", DataTable)

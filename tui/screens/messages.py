@@ -25,10 +25,11 @@ class TaskDone(Message):
 
 
 class TaskFailed(Message):
-    def __init__(self, group: str, error: str) -> None:
+    def __init__(self, group: str, error: str, field: str | None = None) -> None:
         super().__init__()
         self.group = group
         self.error = error
+        self.field = field  # the input an InputError names, so a form can show it under that field
 
 
 def sink(node, group: str) -> Callable[[Any], None]:
@@ -58,7 +59,7 @@ def run_task(node, group: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
         result = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
         if not get_current_worker().is_cancelled:
-            node.post_message(TaskFailed(group, describe_error(exc)))
+            node.post_message(TaskFailed(group, describe_error(exc), getattr(exc, "field", None)))
         return
     if not get_current_worker().is_cancelled:
         node.post_message(TaskDone(group, result))

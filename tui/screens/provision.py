@@ -12,7 +12,7 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -28,10 +28,22 @@ ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "unchang
 
 
 def open_directory(app):
-    """The core's Azure look-ups (subscriptions, resource groups, GPU locations) for this project."""
-    from infra.azure.inputs import azure_directory
+    """The core's Azure look-ups (subscriptions, resource groups, GPU locations) for this project,
+    over the backend's session (re-bound to the subscription being looked into, as provision does)."""
+    import dataclasses
 
-    return azure_directory(app.project)
+    from infra.azure.inputs import SessionDirectory
+
+    backend = app.backend
+    gpu_profile = app.project.parameters("finetuning").get("gpuProfileType")
+
+    def session_for(subscription_id):
+        session = backend.session
+        if subscription_id and session.subscription_id != subscription_id:
+            session = dataclasses.replace(session, subscription_id=subscription_id)
+        return session
+
+    return SessionDirectory(session_for, gpu_profile)
 
 
 class ProvisionScreen(Screen):
@@ -72,15 +84,16 @@ class ProvisionScreen(Screen):
                     yield OptionList(id="locations")
                 with Vertical(id="preview", classes="wizard-page"):
                     yield Static(id="preview-inputs")
-                    yield DataTable(id="plan-table", cursor_type="row", show_cursor=False)
                     with Horizontal(classes="buttons"):
                         yield Button("Apply", id="apply", variant="primary")
                         yield Button("Back", id="preview-back")
+                    yield DataTable(id="plan-table", cursor_type="row", show_cursor=False)
                 with Vertical(id="apply", classes="wizard-page"):
-                    yield StepList(id="apply-steps")
                     yield Static(id="apply-result")
                     with Horizontal(classes="buttons"):
                         yield Button("Done", id="done", variant="primary")
+                    with VerticalScroll(id="apply-scroll"):
+                        yield StepList(id="apply-steps")
             yield Static(id="wizard-status", classes="status")
         yield Footer()
 

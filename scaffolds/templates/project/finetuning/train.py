@@ -31,6 +31,7 @@ import string
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 143
@@ -282,6 +283,12 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    # Log streams want one line per event: no \r progress bars from datasets/transformers.
+    import datasets
+
+    datasets.disable_progress_bars()
+    transformers.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     transformers.set_seed(training["seed"])  # LoRA init happens before Trainer seeds anything
     cuda = torch.cuda.is_available()
     dtype_name = training["compute_dtype"] if cuda else "float32"

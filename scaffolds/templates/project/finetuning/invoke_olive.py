@@ -1,0 +1,257 @@
+"""Olive recipe: LoRA fine-tuning -> merge the adapter -> ONNX int4 (ModelBuilder), for onnxruntime-genai.
+
+    RUN_ID=my-run python3 finetuning/invoke_olive.py [--config finetuning/train_config.json]
+                                                     [--olive-config finetuning/olive-config.json]
+
+AI Toolkit's ``invoke_olive.py`` ran ``olive-config.json`` as it was, with model and output paths
+that could disagree with the download folder. Here the workflow's structure comes from
+``finetuning/olive-config.json`` (edit passes there), while everything that must agree with the
+rest of the project comes from ``train_config.json``: the model folder (``model.local_dir``), the
+dataset and its ``text_template``, the LoRA and training hyperparameters, and a per-run output
+folder ``outputs/<RUN_ID>/olive/``. The effective workflow is saved next to the output.
+
+``olive run`` reports success even when a pass failed, so this script checks that the ONNX
+model, its data and ``genai_config.json`` really exist, then writes ``outputs/<RUN_ID>/metrics.json``.
+Exit codes: 0 done, 1 failed, 2 bad config or dataset.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import string
+import sys
+import time
+from pathlib import Path
+
+EXIT_FAILED, EXIT_INPUT = 1, 2
+DEFAULT_OLIVE_CONFIG = {
+    "input_model": {"type": "HfModel", "model_path": "<model.local_dir>"},
+    "systems": {"local_system": {"type": "LocalSystem",
+                                 "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+    "data_configs": [{"name": "train_data", "type": "HuggingfaceContainer",
+                      "load_dataset_config": {"data_name": "json", "data_files": "<dataset.train_file>",
+                                              "split": "train"},
+                      "pre_process_data_config": {"text_template": "<dataset.text_template>", "max_seq_len": 512,
+                                                  "strategy": "line-by-line", "pad_to_max_len": False}}],
+    "passes": {
+        "lora": {"type": "LoRA", "train_data_config": "train_data", "training_args": {}},
+        "merge": {"type": "MergeAdapterWeights"},
+        "builder": {"type": "ModelBuilder", "precision": "int4"},
+    },
+    "host": "local_system",
+    "target": "local_system",
+    "log_severity_level": 1,
+    "output_dir": "<outputs/RUN_ID/olive>",
+    "cache_dir": "<outputs/RUN_ID/olive-cache>",
+}
+
+
+class OliveError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def project_root(config_path: Path) -> Path:
+    config_path = config_path.resolve()
+    return config_path.parent.parent if config_path.parent.name == "finetuning" else config_path.parent
+
+
+def resolve(root: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else root / path
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OliveError(f"{what} {path} not found", EXIT_INPUT) from None
+    except json.JSONDecodeError as exc:
+        raise OliveError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})", EXIT_INPUT) from None
+    if not isinstance(data, dict):
+        raise OliveError(f"{path} must hold a JSON object", EXIT_INPUT)
+    return data
+
+
+def check_dataset(path: Path, display: str, template: str) -> int:
+    """Every row has the template's fields (Olive itself would fail deep inside a pass)."""
+    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+    if not fields:
+        raise OliveError("dataset.text_template has no {column} field", EXIT_INPUT)
+    if not path.is_file():
+        raise OliveError(f"dataset file {display} not found; fix dataset.train_file", EXIT_INPUT)
+    count = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise OliveError(f"{display} line {number}: not valid JSON ({exc.msg})", EXIT_INPUT) from None
+        missing = [f for f in fields if not isinstance(row, dict) or row.get(f) is None]
+        if missing:
+            raise OliveError(f"{display} line {number}: missing field {missing[0]!r}; every row needs "
+                             f"{', '.join(repr(f) for f in fields)} (dataset.text_template)", EXIT_INPUT)
+        count += 1
+    if not count:
+        raise OliveError(f"{display} has no rows", EXIT_INPUT)
+    return count
+
+
+def build_workflow(train: dict, olive: dict, root: Path, run_dir: Path) -> dict:
+    """The Olive workflow: olive-config.json's structure + train_config.json's paths and hyperparameters."""
+    model, dataset, lora, training = train["model"], train["dataset"], train["lora"], train["training"]
+    workflow = json.loads(json.dumps(olive))  # deep copy
+    workflow.setdefault("input_model", {})["type"] = workflow["input_model"].get("type", "HfModel")
+    workflow["input_model"]["model_path"] = str(resolve(root, model["local_dir"]))
+    if model.get("trust_remote_code"):
+        workflow["input_model"].setdefault("load_kwargs", {})["trust_remote_code"] = True
+    data = next((d for d in workflow.get("data_configs", []) if d.get("type") == "HuggingfaceContainer"), None)
+    if data is None:
+        raise OliveError("olive-config.json has no HuggingfaceContainer data config", EXIT_INPUT)
+    data.setdefault("load_dataset_config", {}).update(
+        data_name="json", data_files=str(resolve(root, dataset["train_file"])), split="train")
+    pre = data.setdefault("pre_process_data_config", {})
+    pre["text_template"] = dataset["text_template"]
+    pre["max_seq_len"] = int(training.get("source_max_len", 512))
+    pre.setdefault("strategy", "line-by-line")  # "join" packs rows: wrong for label-style data
+    lora_pass = next((p for p in workflow.get("passes", {}).values() if p.get("type") in ("LoRA", "QLoRA")), None)
+    if lora_pass is None:
+        raise OliveError("olive-config.json has no LoRA or QLoRA pass", EXIT_INPUT)
+    lora_pass.update(r=lora["r"], alpha=lora["alpha"], lora_dropout=lora.get("dropout", 0.05),
+                     train_data_config=data["name"], torch_dtype=train_dtype(training))
+    targets = lora.get("target_modules")
+    if isinstance(targets, list):
+        lora_pass["target_modules"] = targets
+    args = lora_pass.setdefault("training_args", {})
+    args.update({
+        "learning_rate": float(training["learning_rate"]),
+        "num_train_epochs": float(training.get("num_train_epochs", 1)),
+        "max_steps": int(training.get("max_steps", -1)),
+        "per_device_train_batch_size": int(training["per_device_train_batch_size"]),
+        "gradient_accumulation_steps": int(training.get("gradient_accumulation_steps", 1)),
+        "logging_steps": int(training.get("logging_steps", 10)),
+        "save_steps": int(training.get("save_steps", 100)),
+        "seed": int(training.get("seed", 42)),
+        "report_to": "none",
+    })
+    workflow["output_dir"] = str(run_dir / "olive")
+    workflow["cache_dir"] = str(run_dir / "olive-cache")
+    return workflow
+
+
+def train_dtype(training: dict) -> str:
+    """compute_dtype on a GPU (fp16 where bf16 is unsupported), fp32 on the CPU, as train.py does."""
+    try:
+        import torch
+    except ImportError:
+        return "float32"
+    if not torch.cuda.is_available():
+        return "float32"
+    wanted = training.get("compute_dtype", "bfloat16")
+    if wanted == "bfloat16" and not torch.cuda.is_bf16_supported():
+        return "float16"
+    return wanted
+
+
+def find_onnx_output(out: Path) -> Path | None:
+    for genai in sorted(out.rglob("genai_config.json")):
+        folder = genai.parent
+        if any(folder.glob("*.onnx")):
+            return folder
+    return None
+
+
+def keep_adapter(run_dir: Path, onnx_dir: Path, model: dict) -> Path | None:
+    """Copy the LoRA pass's PEFT adapter (and tokenizer) to outputs/<RUN_ID>/, where inference/app.py
+    looks, before the Olive cache goes; its base is recorded as train.py records it."""
+    found = sorted((run_dir / "olive-cache").rglob("adapter/adapter_config.json"))
+    if not found:
+        return None
+    source = found[-1].parent
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        shutil.copyfile(source / name, run_dir / name)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):
+        if (onnx_dir / name).is_file():
+            shutil.copyfile(onnx_dir / name, run_dir / name)
+    config = json.loads((run_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = model.get("repo") if model.get("source") == "hub" and model.get("repo") \
+        else model["local_dir"]
+    (run_dir / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="LoRA -> merge -> ONNX int4 with Olive.")
+    parser.add_argument("--config", default="finetuning/train_config.json")
+    parser.add_argument("--olive-config", default=None, help="default: olive-config.json next to --config")
+    parser.add_argument("--dry-run", action="store_true", help="write the effective workflow, do not run it")
+    args = parser.parse_args(argv)
+    run_id = os.environ.get("RUN_ID") or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    try:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", run_id):
+            raise OliveError(f"RUN_ID {run_id!r} must be letters, digits, '.', '_' or '-'", EXIT_INPUT)
+        config_path = Path(args.config)
+        train = read_json(config_path, "config file")
+        for section in ("model", "dataset", "lora", "training"):
+            if not isinstance(train.get(section), dict):
+                raise OliveError(f"{config_path}: missing the {section!r} section", EXIT_INPUT)
+        root = project_root(config_path)
+        olive_path = Path(args.olive_config) if args.olive_config else config_path.parent / "olive-config.json"
+        olive = read_json(olive_path, "Olive workflow") if olive_path.is_file() else DEFAULT_OLIVE_CONFIG
+        model_dir = resolve(root, train["model"]["local_dir"])
+        if not (model_dir / "config.json").is_file():
+            raise OliveError(f"base model not found in {train['model']['local_dir']}; run "
+                             f"`python3 finetuning/fetch_model.py --config {config_path}` first", EXIT_INPUT)
+        rows = check_dataset(resolve(root, train["dataset"]["train_file"]), train["dataset"]["train_file"],
+                             train["dataset"]["text_template"])
+        run_dir = resolve(root, train.get("output_root") or "outputs") / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        workflow = build_workflow(train, olive, root, run_dir)
+        (run_dir / "olive-config.json").write_text(json.dumps(workflow, indent=2) + "\n", encoding="utf-8")
+        print(f"invoke_olive: run {run_id}: {rows} rows, workflow {' -> '.join(workflow['passes'])}, "
+              f"output {run_dir / 'olive'}", flush=True)
+        if args.dry_run:
+            return 0
+
+        os.environ.setdefault("OLIVE_DISABLE_TELEMETRY", "1")  # offline telemetry costs ~10 s per run
+        try:
+            from olive.workflows import run as olive_run
+        except ImportError as exc:
+            raise OliveError(f"olive is not installed ({exc}); run `pip install -r setup/requirements.txt`") from None
+        started = time.monotonic()
+        olive_run(workflow)
+        output = find_onnx_output(run_dir / "olive")
+        if output is None:  # olive exits 0 when a pass failed; trust only the files
+            raise OliveError(f"Olive produced no ONNX model under {run_dir / 'olive'}; see the log above")
+        adapter = keep_adapter(run_dir, output, train["model"])
+        shutil.rmtree(run_dir / "olive-cache", ignore_errors=True)  # holds full model copies: GBs
+        shutil.copyfile(config_path, run_dir / "train_config.json")
+        metrics = {"run_id": run_id, "status": "succeeded" if adapter else "failed", "recipe": "olive",
+                   "model": train["model"].get("id") or train["model"]["local_dir"],
+                   "train_runtime_s": round(time.monotonic() - started, 3),
+                   "onnx_model": str(output.relative_to(root)) if output.is_relative_to(root) else str(output),
+                   "steps": int(train["training"].get("max_steps", -1)), "losses": [], "first_loss": None,
+                   "final_loss": None,
+                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if adapter is None:
+            raise OliveError(f"Olive's LoRA pass left no adapter under {run_dir / 'olive-cache'}")
+        tmp = run_dir / ".metrics.json.tmp"
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, run_dir / "metrics.json")
+        print(f"invoke_olive: done; ONNX int4 model in {output}, PEFT adapter in {run_dir}", flush=True)
+        return 0
+    except OliveError as exc:
+        print(f"invoke_olive: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("invoke_olive: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
