@@ -15,6 +15,8 @@ from infra.models import Endpoint, Execution, PlannedChange, SyncResult
 class Backend(Protocol):
     name: str  # "azure" | "local"
 
+    def describe(self) -> dict: ...  # where things are / resource states, for `status`
+
     # provisioning: kind is "finetuning" or "inference"
     def plan(self, kind: str, *, on_event: EventSink = ignore) -> list[PlannedChange]: ...
 

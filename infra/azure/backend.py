@@ -34,9 +34,16 @@ class AzureBackend:
         """Saved in the project by provision (flag/env at provision time win; see provision.py)."""
         return (
             self.project.finetuning_config().get("SUBSCRIPTION_ID")
+            or self.project.inference_config().get("SUBSCRIPTION_ID")
             or self.project.state().get("subscription_id")
             or os.environ.get("AZURE_SUBSCRIPTION_ID")
         )
+
+    def describe(self) -> dict:
+        """The provisioned resources with their state (for `ftstudio status`)."""
+        from infra.azure import describe
+
+        return describe.describe(self)
 
     # -- provisioning ------------------------------------------------------------------------------
     def plan(self, kind: str, *, on_event: EventSink = ignore) -> list[PlannedChange]:

@@ -418,6 +418,15 @@ class _Reader:
                 # ask for that plus what was written since, so the replay gets past them
                 shrink = self.pace.tail(time.monotonic() - connected_at, base=max(0, tail - known))
                 continue
+            if not progressed and self.deduper.shown:
+                # stalled: the connection keeps dropping before it gets past known lines
+                caught = 0
+                for event in self.catch_up(src.label):
+                    caught += 1
+                    yield event
+                if caught:
+                    stalls = 0
+                    continue
             if not progressed:
                 src = None  # nothing came through: re-check the run and its replica, and wait
                 failures += 1
@@ -425,6 +434,23 @@ class _Reader:
 
     def before_first_connect(self) -> Iterator[object]:
         return iter(())
+
+    def catch_up(self, label: str) -> Iterator[LogLine]:
+        """What Log Analytics has of this replica after the last shown line (the dedupe drops the
+        overlap); the stream then only needs a short tail from there."""
+        lo = parse_timestamp(self.deduper.last_ts) if self.deduper.last_ts else None
+        if lo is None:
+            return
+        try:
+            rows = self.history((lo - timedelta(seconds=1), datetime.now(timezone.utc) + timedelta(minutes=5)))
+        except (OperationFailed, InputError):
+            return
+        self.deduper.reconnected()
+        for ts, text, source in rows:
+            if source == label and self.deduper.accept(ts, text):
+                self.pace.arrived(None)
+                yield self.line(ts, text, source)
+        self.deduper.gap = None  # rows newer than the last line but not after it: nothing to fill from
 
     def fill_gap(self) -> Iterator[object]:
         after, before = self.deduper.gap

@@ -73,7 +73,7 @@ async def test_provision_with_preview_then_run_and_follow_logs(home, azure_env):
         assert wizard.query_one("#plan-table", DataTable).row_count == len(wizard.plan)
         writes_before = fake.requests.count(method="PUT")
         assert writes_before == 0  # the preview wrote nothing
-        await pilot.click("#apply")
+        await pilot.click("#apply-button")
         assert await wait_for(pilot, lambda: wizard.applied or "failed" in str(
             wizard.query_one("#apply-result").render()), timeout=120), (
             wizard.page, str(wizard.query_one("#apply-result").render()), str(wizard.query_one("#apply-steps").render()))
@@ -103,7 +103,7 @@ async def test_job_secret_and_inference_deploy(home, azure_env):
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_workers(pilot)
         wizard = await provision(pilot, app, "finetuning", fake)
-        await pilot.click("#apply")
+        await pilot.click("#apply-button")
         assert await wait_for(pilot, lambda: wizard.applied, timeout=120)
         await pilot.click("#done")
 
@@ -112,13 +112,16 @@ async def test_job_secret_and_inference_deploy(home, azure_env):
         await pilot.press(*"HF_TOKEN", "enter", *"hf_topsecret123", "enter")
         await wait_workers(pilot)
         await pilot.pause()
-        assert app.screen.names == ["hf-token"] or "HF_TOKEN" in app.screen.names
+        assert "HF_TOKEN" in app.screen.names
         assert "hf_topsecret123" not in app.export_screenshot()
+        from infra.backend import open_backend
+
+        assert open_backend(project).secret_get("HF_TOKEN") == "hf_topsecret123"  # stored on the job
         await pilot.press("escape")
         await wait_workers(pilot)
 
         wizard = await provision(pilot, app, "inference", fake, group="rg-tui", new_group=False)
-        await pilot.click("#apply")
+        await pilot.click("#apply-button")
         assert await wait_for(pilot, lambda: wizard.applied or "failed" in str(
             wizard.query_one("#apply-result").render()), timeout=120)
         assert wizard.applied, str(wizard.query_one("#wizard-status").render())

@@ -153,7 +153,7 @@ class TestProvision:
             for _ in range(3):
                 await pilot.press("enter")
                 await settle(pilot)
-            await pilot.click("#apply")
+            await pilot.click("#apply-button")
             await settle(pilot)
 
         assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)

@@ -85,3 +85,15 @@ def test_revision_suffixes_are_valid_and_unique():
     suffixes = {new_revision_suffix(1_700_000_000) for _ in range(50)}
     assert len(suffixes) == 50
     assert all(s[0].isalpha() and s.isalnum() and s == s.lower() and len(s) <= 12 for s in suffixes)
+
+
+def test_status_describes_the_azure_resources_with_their_state(fake_azure, provisioned):
+    described = provisioned.describe()
+    assert described["resource group"] == RG
+    app = described["inference app"]
+    assert app["name"] == provisioned.project.inference_config()["ACA_APP_NAME"]
+    assert app["state"] == "Succeeded" and app["link"].startswith("https://portal.azure.com/")
+    assert described["environment"]["state"] == "Succeeded"
+    # a resource deleted behind our back shows as missing, not as an error
+    provisioned.session.appcontainers.container_apps.begin_delete(RG, app["name"]).result()
+    assert provisioned.describe()["inference app"]["state"] == "missing"

@@ -54,12 +54,12 @@ def test_default_execution_is_the_running_one(logs_env):
     assert texts(collect(logs_env.backend().logs())) == ["new 1", "new 2"]
 
 
-def test_a_stream_cut_every_few_lines_loses_and_repeats_nothing(logs_env):
+def test_a_stream_cut_every_few_lines_loses_and_repeats_nothing(logs_env, every=25):
     """Rebuilt from the stream alone: Log Analytics has nothing yet (as minutes into a real run)."""
     lines = script_lines(300)
     fake = logs_env.fake
     fake.state.log_ingestion_delay = 3600
-    fake.faults.cut_stream(after_lines=25, times=10_000)  # counts the replayed tail too
+    fake.faults.cut_stream(after_lines=every, times=10_000)  # counts the replayed tail too
     fake.jobs.script(JOB, lines=lines, line_interval=0.003, queued_for=0.2)
     name = logs_env.start()
     events = collect(logs_env.backend().logs(execution=name), limit_s=60)
@@ -71,6 +71,20 @@ def test_a_stream_cut_every_few_lines_loses_and_repeats_nothing(logs_env):
     # reconnects ask for a short overlap, not the whole 300-line tail every time
     tails = [int(r.query.get("tailLines")) for r in fake.requests.filter("GET", r"/logstream$")]
     assert tails[0] == 300 and sorted(tails)[len(tails) // 2] < 50
+
+
+def test_a_stream_cut_every_three_lines_catches_up_from_log_analytics(logs_env):
+    """Cut after 3 lines, replayed tail included: a reconnect rarely gets past old lines, so when
+    it stalls the reader takes what Log Analytics already has, and streams on from there."""
+    lines = script_lines(200)
+    fake = logs_env.fake
+    fake.faults.cut_stream(after_lines=3, times=10_000)
+    fake.jobs.script(JOB, lines=lines, line_interval=0.005, queued_for=0.2)
+    name = logs_env.start()
+    events = collect(logs_env.backend().logs(execution=name), limit_s=60)
+    assert texts(events) == lines
+    assert len(states(events, "reconnecting")) >= 10
+    assert events[-1].state == "ended" and events[-1].status == "Succeeded"
 
 
 def test_a_queued_execution_says_so_then_streams(logs_env):

@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-from tests.wire.test_logs_env import APP, HF_VALUE, JOB, OTHER_VALUE, logs_env  # noqa: F401 - fixture
+from tests.wire.test_logs_env import HF_VALUE, JOB, OTHER_VALUE, logs_env  # noqa: F401 - fixture
 from tui.cli import main
 
 SECRET = "hf_CliLeakCheck_7f3a9b2c4d5e"

@@ -31,6 +31,13 @@ def table(executions) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows)
 
 
+def _resource(value) -> str:
+    if isinstance(value, dict):  # {name, state, link} from AzureBackend.describe
+        link = f"  {value['link']}" if value.get("link") else ""
+        return f"{value.get('name')} ({value.get('state')}){link}"
+    return str(value)
+
+
 def run(args, console) -> int:
     project = open_project(args)
     backend = open_backend_for(args, project)
@@ -52,7 +59,7 @@ def run(args, console) -> int:
 
     def human() -> str:
         out = [f"Project {project.name} ({project.root}), target {backend.name}", "Resources:"]
-        out += [f"  {k}: {v}" for k, v in resources.items()] or ["  (none yet: ftstudio provision)"]
+        out += [f"  {k}: {_resource(v)}" for k, v in resources.items()] or ["  (none yet: ftstudio provision)"]
         out.append("Executions:")
         if problem:
             out.append(f"  unavailable: {problem}")

@@ -85,7 +85,7 @@ class ProvisionScreen(Screen):
                 with Vertical(id="preview", classes="wizard-page"):
                     yield Static(id="preview-inputs")
                     with Horizontal(classes="buttons"):
-                        yield Button("Apply", id="apply", variant="primary")
+                        yield Button("Apply", id="apply-button", variant="primary")
                         yield Button("Back", id="preview-back")
                     yield DataTable(id="plan-table", cursor_type="row", show_cursor=False)
                 with Vertical(id="apply", classes="wizard-page"):
@@ -122,7 +122,7 @@ class ProvisionScreen(Screen):
             marks.append(f"[b reverse] {label} [/]" if name == page else f"[dim]{label}[/dim]")
         self.query_one("#wizard-steps", Static).update("  ›  ".join(marks))
         focus = {"subscription": "#subscriptions", "group": "#groups", "location": "#locations",
-                 "preview": "#apply", "apply": "#done"}[page]
+                 "preview": "#apply-button", "apply": "#done"}[page]
         self.query_one(focus).focus()
 
     def _status(self, text: str, error: bool = False) -> None:
@@ -294,7 +294,7 @@ class ProvisionScreen(Screen):
     def _preview_back(self) -> None:
         self.show("location")
 
-    @on(Button.Pressed, "#apply")
+    @on(Button.Pressed, "#apply-button")
     def _apply_pressed(self) -> None:
         self.show("apply")
         self.query_one("#apply-steps", StepList).reset()

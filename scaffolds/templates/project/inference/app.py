@@ -231,6 +231,7 @@ class ModelServer:
             ids = tokenizer(suffix, add_special_tokens=False)["input_ids"]
             if len(ids) == 1:
                 stop_ids.add(ids[0])
+                suffix = ""  # a stop token: no need to also look for it as text
         self.tokenizer, self.model, self.prompts = tokenizer, model, prompts
         self.stop_token_ids = sorted(stop_ids)
         self.answer_stop = suffix
