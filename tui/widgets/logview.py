@@ -8,6 +8,7 @@ falls behind, only the newest ``max_lines`` of a batch are written (the rest wou
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Iterable, Optional
 
@@ -22,6 +23,9 @@ from infra.events import LogLine, StreamState
 
 FLUSH_S = 0.05
 MAX_LINES = 20_000
+CHUNK = 4_000  # lines written per tick at most (~10 ms of work), i.e. up to 80k lines/s shown
+YIELD_EVERY = 256
+HIGH_WATER = 2 * CHUNK  # items queued before a producer thread is made to wait
 
 STATE_TEXT = {
     "connecting": "◌ connecting",
@@ -59,7 +63,10 @@ class LogView(Vertical):
     def __init__(self, *, max_lines: int = MAX_LINES, id: Optional[str] = None) -> None:
         super().__init__(id=id)
         self.max_lines = max_lines
-        self._pending: deque = deque()
+        self._pending: deque = deque()  # filled by producer threads
+        self._backlog: deque = deque()  # UI thread only: arrived, not written yet
+        self._closed = False
+        self._fed = 0
         self.received = 0  # lines received (including those pruned)
         self.detail = ""
         self.status: Optional[str] = None
@@ -81,19 +88,39 @@ class LogView(Vertical):
 
     # -- producers (any thread) ------------------------------------------------------------------------
     def feed(self, item: object) -> None:
-        self._pending.append(item)
+        """Queue one item. Called from a producer thread: when the UI is ``HIGH_WATER`` items behind,
+        it waits (backpressure: the producer reads its stream slower, memory stays bounded and the
+        UI thread gets the CPU/GIL it needs to stay responsive)."""
+        pending = self._pending
+        while len(pending) >= HIGH_WATER and not self._closed:
+            time.sleep(FLUSH_S / 4)
+        pending.append(item)
+        self._fed += 1
+        if self._fed % YIELD_EVERY == 0:
+            time.sleep(0)  # hand the GIL to the UI thread now and then (a busy producer starves it)
 
     def feed_many(self, items: Iterable[object]) -> None:
-        self._pending.extend(items)
+        for item in items:
+            self.feed(item)
+
+    def on_unmount(self) -> None:
+        self._closed = True  # a producer waiting on backpressure must not wait forever
 
     # -- UI thread -------------------------------------------------------------------------------------
     def flush(self) -> None:
-        if not self._pending:
+        """Write what arrived since the last tick, at most ``CHUNK`` lines per tick (the rest waits for
+        the next tick, so one tick never blocks the UI for long). Lines older than the newest
+        ``max_lines`` waiting are dropped unwritten: the Log would prune them anyway."""
+        incoming, pending = self._pending, self._backlog
+        while incoming:  # popleft is safe while the producer thread appends
+            pending.append(incoming.popleft())
+        if not pending:
             return
+        self._drop_overflow()
         lines: list[str] = []
         ended: Optional[StreamState] = None
-        while self._pending:
-            item = self._pending.popleft()
+        while pending and len(lines) < CHUNK:
+            item = pending.popleft()
             if isinstance(item, LogLine):
                 lines.append(f"[system] {item.text}" if item.stream == "system" else item.text)
             elif isinstance(item, StreamState):
@@ -110,10 +137,30 @@ class LogView(Vertical):
         if ended is not None:
             self.post_message(self.Ended(ended.status, ended.exit_code))
 
+    def _drop_overflow(self) -> None:
+        pending = self._backlog  # UI thread only
+        if len(pending) <= self.max_lines + CHUNK:
+            return
+        # count lines from the newest end; everything older than max_lines lines is dropped
+        keep, kept_lines = 0, 0
+        for item in reversed(pending):
+            if not isinstance(item, StreamState):
+                kept_lines += 1
+                if kept_lines > self.max_lines:
+                    break
+            keep += 1
+        dropped = 0
+        for _ in range(len(pending) - keep):
+            item = pending.popleft()
+            if isinstance(item, StreamState):
+                self._set_state(item)  # states are never lost
+            else:
+                dropped += 1
+        self.received += dropped
+        self.query_one(Log).clear()  # what it held is older than the lines now waiting
+
     def _write(self, lines: list[str]) -> None:
         self.received += len(lines)
-        if len(lines) > self.max_lines:
-            lines = lines[-self.max_lines:]
         log = self.query_one(Log)
         log.write_lines(lines, scroll_end=self.follow)
         self.query_one("#log-count", Label).update(f"{self.received:,} lines")
