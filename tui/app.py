@@ -115,10 +115,6 @@ class FtStudioApp(App):
             return False
         return True
 
-    def run_action_by_id(self, action_id: str) -> None:
-        """Run a registry action from code (tests, buttons)."""
-        self.call_later(self.run_action, action_id)
-
     # -- actions (ids from tui.actions) ---------------------------------------------------------------------
     def action_home(self) -> None:
         self.pop_to_home()

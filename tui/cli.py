@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "resources, executions and the inference endpoint")
 
-    p = add("logs", "console logs of a run or of the inference app")
+    p = add("logs", "console logs of a run or of the inference app (with --json: one JSON object per line)")
     p.add_argument("--inference", action="store_true")
     p.add_argument("--execution", metavar="NAME")
     follow = p.add_mutually_exclusive_group()

@@ -1,4 +1,5 @@
-"""Pilot helpers: wait for the app's own workers (not DirectoryTree's loader, which never ends)."""
+"""Pilot helpers: wait for workers (except DirectoryTree's loader loop, which never ends) and for the
+screen to settle (DataTable sizes its columns on idle)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,22 @@ from textual.worker import WorkerFailed
 
 
 async def wait_workers(pilot, timeout: float = 30.0) -> None:
-    """Wait (bounded) until every worker except DirectoryTree's endless loader is done."""
-    workers = [w for w in pilot.app.workers if not isinstance(w.node, DirectoryTree)]
-    if not workers:
-        return
-    try:
-        await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers), return_exceptions=True), timeout)
-    except asyncio.TimeoutError:
-        pass
+    """Wait (bounded) until every worker except DirectoryTree's endless loader loop is done (its
+    per-folder ``_load_directory`` workers are waited for), then let the screen settle."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = [w for w in pilot.app.workers
+                   if not (isinstance(w.node, DirectoryTree) and w.name == "_loader") and not w.is_finished]
+        if not workers:
+            break
+        try:
+            await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers), return_exceptions=True),
+                                   max(0.01, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
+        await pilot.pause()  # handlers of the finished workers may start new ones
+    for _ in range(3):
+        await pilot.pause()
 
 
 async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.05) -> bool:

@@ -79,7 +79,7 @@ async def test_help_lists_every_action_with_its_key(fixed_app):
         assert run[2] == "Ctrl+r" and run[0] == "●"
 
 
-def test_every_action_has_a_handler_and_unique_keys():
+async def test_every_action_has_a_handler_and_unique_keys():
     from tui.app import FtStudioApp
 
     for action in actions.ACTIONS:

@@ -55,7 +55,8 @@ async def test_a_fast_producer_is_batched_and_memory_stays_bounded():
         thread.join()
         assert view.received == total
         assert len(log.lines) <= 1_000 and log.lines[-1] == f"line {total - 1}"
-        assert sum(writes) == total and len(writes) < total / 100  # lines arrive in batches, not one by one
+        # lines arrive in batches, not one by one; a backlog beyond max_lines is skipped (it would be pruned)
+        assert len(writes) < total / 100 and sum(writes) <= total
         assert app.ended == [("Succeeded", 0)]
         assert "exit code 0" in str(app.query_one("#log-state").render())
 

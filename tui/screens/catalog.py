@@ -57,9 +57,9 @@ class CatalogScreen(Screen):
         table = self.query_one("#models", DataTable)
         table.add_column("Model", key="id")
         table.add_column("Size", key="size")
-        table.add_column("Licence", key="licence")
-        table.add_column("Gated", key="gated")
         table.add_column("Min GPU", key="gpu")
+        table.add_column("Gated", key="gated")
+        table.add_column("Licence", key="licence")
         self.filter("")
 
     def filter(self, text: str) -> None:
@@ -69,8 +69,8 @@ class CatalogScreen(Screen):
         table = self.query_one("#models", DataTable)
         table.clear()
         for model in self.shown:
-            table.add_row(model["id"], human_size(model.get("params")), model.get("licence") or "?",
-                          "[yellow]gated[/]" if model.get("gated") else "", model.get("min_gpu_label", ""),
+            table.add_row(model["id"], human_size(model.get("params")), model.get("min_gpu_label", ""),
+                          "[yellow]gated[/]" if model.get("gated") else "", model.get("licence") or "?",
                           key=model["id"])
         self.show_details(self.shown[0] if self.shown else None)
 

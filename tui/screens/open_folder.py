@@ -25,17 +25,20 @@ class OpenFolderScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#folder")
     @on(Button.Pressed, "#open")
     def _open(self) -> None:
+        from infra.errors import FtError
+        from scaffolds.project import Project
+
         text = self.query_one("#folder", Input).value.strip()
-        path = Path(text).expanduser() if text else None
         error = self.query_one("#folder-error", Static)
-        if path is None:
-            error.update("Type the folder of a project (the one holding infra/finetuning.config.json).")
-        elif not path.is_dir():
-            error.update(f"{text} is not a folder.")
-        elif not (path / "infra" / "finetuning.config.json").is_file():
-            error.update(f"{text} is not an ftstudio project (no infra/finetuning.config.json).")
-        else:
-            self.dismiss(str(path))
+        if not text:
+            error.update("Type the folder of a project.")
+            return
+        try:
+            project = Project.open(Path(text).expanduser())  # the core says whether it is a project
+        except FtError as err:
+            error.update(err.message.replace(str(Path.home()), "~"))
+            return
+        self.dismiss(str(project.root))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

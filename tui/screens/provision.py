@@ -266,13 +266,9 @@ class ProvisionScreen(Screen):
 
     @on(Input.Submitted, "#new-group")
     def _new_group(self, event: Input.Submitted) -> None:
-        from infra.errors import InputError
-
         name = event.value.strip()
-        try:
-            _check_group_name(name)
-        except InputError as err:
-            self._status(err.one_line(), error=True)
+        if not name:  # the name's rules are Azure's: a bad one comes back from the preview, one line
+            self._status("Type the name of the new resource group.", error=True)
             return
         self.new_group = True
         self.resource_group = name
@@ -312,14 +308,3 @@ def _short(value) -> str:
         return f"{_short(value[0])} → {_short(value[1])}"
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "…"
-
-
-def _check_group_name(name: str) -> None:
-    """Azure's rule for resource group names (1-90 chars: letters, digits, _ - . ( ), not ending with .)."""
-    import re
-
-    from infra.errors import InputError
-
-    if not name or len(name) > 90 or name.endswith(".") or not re.fullmatch(r"[\w\-.()]+", name):
-        raise InputError(f"{name!r} is not a valid resource group name.", field="resource group",
-                         fix="use 1-90 letters, digits, _ - . ( ), not ending with a dot")

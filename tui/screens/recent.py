@@ -6,6 +6,7 @@ from pathlib import Path
 from infra.errors import FtError
 from infra.paths import data_dir
 from scaffolds.jsonio import read_json, write_json
+from scaffolds.project import FINETUNING_CONFIG
 
 FILE = "recent-projects.json"
 KEEP = 12
@@ -24,7 +25,7 @@ def load() -> list[Path]:
     out = []
     for item in doc.get("projects", []) if isinstance(doc, dict) else []:
         path = Path(str(item))
-        if (path / "infra" / "finetuning.config.json").is_file() and path not in out:
+        if (path / FINETUNING_CONFIG).is_file() and path not in out:
             out.append(path)
     return out
 
