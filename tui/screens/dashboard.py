@@ -91,11 +91,9 @@ class DashboardScreen(Screen):
         res.add_columns("Resource", "Name", "State")
         ex = self.query_one("#executions", DataTable)
         ex.add_columns("Execution", "Status", "Started", "Duration", "Exit code")
-        self.render_summary()
-        self.refresh_all()
         self.set_interval(REFRESH_RUNNING_S, self._refresh_running)
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self) -> None:  # also sent when the screen is first shown
         self.update_buttons()
         self.render_summary()
         self.refresh_all()
@@ -133,31 +131,44 @@ class DashboardScreen(Screen):
             text = "[dim]Not deployed yet: inference: Deploy.[/dim]"
         self.query_one("#endpoint", Static).update(text)
 
+    @staticmethod
+    def _fill(table: DataTable, rows: list[tuple]) -> None:
+        """Replace the rows only when they changed (a periodic refresh must not flicker or reset the cursor)."""
+        if getattr(table, "_ft_rows", None) == rows:
+            return
+        table._ft_rows = rows
+        cursor = table.cursor_row
+        table.clear()
+        for row in rows:
+            table.add_row(*row[1:], key=row[0])
+        if rows and cursor > 0:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+
     def render_resources(self) -> None:
         table = self.query_one("#resources", DataTable)
-        table.clear()
         if not self.resources:
-            table.add_row("—", "not provisioned" if self.project.target == "azure" else "local machine", "")
+            self._fill(table, [(None, "—", "not provisioned" if self.project.target == "azure" else "local machine", "")])
             return
-        seen = set()
+        seen, rows = set(), []
         for kind, changes in self.resources.items():
             for change in changes:
                 if (change.resource, change.name) in seen:  # inference shares the job's storage and environment
                     continue
                 seen.add((change.resource, change.name))
-                table.add_row(change.resource, display_path(change.name) if change.name.startswith("/") else change.name,
-                              RESOURCE_STATE.get(change.action, change.action))
+                rows.append((None, change.resource,
+                             display_path(change.name) if change.name.startswith("/") else change.name,
+                             RESOURCE_STATE.get(change.action, change.action)))
+        self._fill(table, rows)
 
     def render_executions(self) -> None:
         table = self.query_one("#executions", DataTable)
-        table.clear()
         if not self.executions:
-            table.add_row("—", "no executions yet", "", "", "")
+            self._fill(table, [(None, "—", "no executions yet", "", "", "")])
             return
-        for execution in self.executions:
-            code = "" if execution.exit_code is None else str(execution.exit_code)
-            table.add_row(execution.name, status_markup(execution.status), short_time(execution.start_time),
-                          duration(execution.duration_s), code, key=execution.name)
+        self._fill(table, [
+            (e.name, e.name, status_markup(e.status), short_time(e.start_time), duration(e.duration_s),
+             "" if e.exit_code is None else str(e.exit_code))
+            for e in self.executions])
 
     # -- loading -------------------------------------------------------------------------------------------
     def refresh_all(self) -> None:
@@ -309,13 +320,10 @@ class DashboardScreen(Screen):
             self.query_one("#activity", StepList).note(f"{message.group} failed: {message.error}", "warning")
             self.notify(message.error, title=f"{message.group} failed", severity="error", timeout=12)
         elif message.group == "executions":
-            table = self.query_one("#executions", DataTable)
-            table.clear()
-            table.add_row("—", f"[red]{escape(message.error)}[/]", "", "", "")
+            self._fill(self.query_one("#executions", DataTable),
+                       [(None, "—", f"[red]{escape(message.error)}[/]", "", "", "")])
         else:
-            table = self.query_one("#resources", DataTable)
-            table.clear()
-            table.add_row("—", f"[red]{escape(message.error)}[/]", "")
+            self._fill(self.query_one("#resources", DataTable), [(None, "—", f"[red]{escape(message.error)}[/]", "")])
 
     @on(Button.Pressed)
     def _button(self, event: Button.Pressed) -> None:
@@ -324,7 +332,7 @@ class DashboardScreen(Screen):
 
     @on(DataTable.RowSelected, "#executions")
     def _open_logs(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value and event.row_key.value != "—":
+        if event.row_key.value:
             from tui.screens.logs import LogsScreen
 
             self.app.push_screen(LogsScreen(execution=str(event.row_key.value)))
