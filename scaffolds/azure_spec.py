@@ -16,8 +16,13 @@ API_VERSIONS = {
     "Microsoft.App": "2026-07-01",
 }
 
-# Default resource names: prefix + resourceSuffix, where the bicep computes
-# resourceSuffix = substring(uniqueString(resourceGroup().id), 0, 5) (AI Toolkit's scheme).
+# Default resource names: prefix + resourceSuffix (AI Toolkit's prefixes), where the bicep computes
+# resourceSuffix = substring(uniqueString(toLower(subscription().subscriptionId),
+#                  toLower(resourceGroup().name), toLower(projectName)), 0, 5)
+# and infra/azure/names.py computes the same with ARM's exact uniqueString (infra/azure/uniquestring.py).
+# AI Toolkit hashes resourceGroup().id alone; the project name is added so two projects in one
+# resource group get their own resources. PROJECT_NAME_PARAMETER is written into both parameters files.
+PROJECT_NAME_PARAMETER = "projectName"
 NAME_PREFIXES = {
     "storageAccountName": "aistorage",
     "fileShareName": "aifileshare",

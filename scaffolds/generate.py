@@ -15,7 +15,7 @@ import json
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -233,10 +233,12 @@ def parameters_files(plan: Plan) -> dict[str, dict]:
                 "acaJobName", "acaLogAnalyticsName")
     names_inf = ("storageAccountName", "fileShareName", "acaEnvironmentName", "acaEnvironmentStorageName",
                  "acaAppName", "acaLogAnalyticsName")
-    ft = {"defaultCommands": finetuning_commands(plan.recipe),
+    # the project name the bicep hashes into its default resource names (as infra/azure/names.py does)
+    project = {azure_spec.PROJECT_NAME_PARAMETER: plan.path.name}
+    ft = {"defaultCommands": finetuning_commands(plan.recipe), **project,
           **registry.parameters_file_values(p, "finetuning"),
           "location": None, **{n: None for n in names_ft}, "image": azure_spec.DEFAULT_IMAGE}
-    inf = {"defaultCommands": inference_commands(),
+    inf = {"defaultCommands": inference_commands(), **project,
            **registry.parameters_file_values(p, "inference"),
            "location": None, **{n: None for n in names_inf}, "image": azure_spec.DEFAULT_IMAGE}
     return {"finetuning": _parameters_doc(ft), "inference": _parameters_doc(inf)}
@@ -353,7 +355,9 @@ def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Gener
     path = plan.path
     on_event(ev.StepStarted("render", f"Project {path}"))
     created_parents = _make_parents(path.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.ftstudio-", dir=path.parent))
+    # not mkdtemp: its 0700 mode would become the project folder's; mkdir honours the umask
+    tmp = path.parent / f".{path.name}.ftstudio-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
     try:
         files = write_project(plan, tmp)
         if path.exists():

@@ -56,7 +56,8 @@ def _wait_ready(backend, rg: str, app: str, revision: str, on_event: EventSink, 
         props = rev.properties
         state = tuple(getattr(v, "value", v) for v in (props.provisioning_state, props.health_state, props.running_state))
         if state != last:
-            on_event(Info(f"revision {revision}: provisioning {state[0]}, health {state[1]}, running {state[2]}"))
+            parts = (f"{label} {value}" for label, value in zip(("provisioning", "health", "running"), state) if value)
+            on_event(Info(f"revision {revision}: {', '.join(parts)}"))  # Azure leaves health unset at first
             last = state
         # str-valued enums: compare by value (str() of them gives "RevisionHealthState.HEALTHY")
         if props.provisioning_state == "Failed" or props.running_state in ("Failed", "Degraded"):
@@ -105,6 +106,7 @@ def deploy(backend, *, on_event: EventSink = ignore, timeout_s: Optional[float] 
     link = backend.session.portal_link(app.id, "revisionManagement")
     on_event(StepStarted("revision", f"Roll revision {revision}", link))
     client.container_apps.begin_update(rg, app_name, {"properties": {"template": template}}).result()
+    on_event(StepFinished("revision", f"Roll revision {revision}", "", link))
 
     on_event(StepStarted("ready", f"Wait for {revision} to be ready"))
     try:
@@ -112,7 +114,7 @@ def deploy(backend, *, on_event: EventSink = ignore, timeout_s: Optional[float] 
     except OperationFailed as err:
         on_event(StepFailed("ready", f"Revision {revision}", err.one_line(), link))
         raise
-    on_event(StepFinished("revision", f"Revision {revision}", "ready", link))
+    on_event(StepFinished("ready", f"Revision {revision}", "ready", link))  # every started step ends (TUI step list)
 
     app = client.container_apps.get(rg, app_name)
     ingress = (app.as_dict()["properties"].get("configuration") or {}).get("ingress") or {}
@@ -121,4 +123,10 @@ def deploy(backend, *, on_event: EventSink = ignore, timeout_s: Optional[float] 
         raise OperationFailed(f"{app_name} has no ingress FQDN.", fix="run `ftstudio provision inference` again")
     url = f"https://{fqdn}"
     backend.project.update_inference_config(ACA_APP_ENDPOINT=url)
-    return Endpoint(url=url, app=app_name, revision=revision, detail={"resource_group": rg})
+    # the app serves "<model id>:<run id>"; the model id alone is what a person recognises in examples
+    model = (backend.project.answers().get("model") or {})
+    model_id = model.get("id") if isinstance(model, dict) else model
+    detail = {"resource_group": rg}
+    if model_id:
+        detail["model"] = model_id
+    return Endpoint(url=url, app=app_name, revision=revision, detail=detail)

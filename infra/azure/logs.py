@@ -661,7 +661,7 @@ def _ended(ex: Execution) -> StreamState:
     detail = f"execution {ex.name} {ex.status.lower()}"
     if ex.exit_code is not None:
         detail += f" (exit code {ex.exit_code})"
-    if ex.reason and ex.status != "Succeeded":
+    if ex.reason and ex.status != "Succeeded" and ex.reason.lower() != ex.status.lower():
         detail += f": {ex.reason}"
     return StreamState("ended", detail=detail, status=ex.status, exit_code=ex.exit_code)
 

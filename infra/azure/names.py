@@ -1,19 +1,19 @@
 """Resource names: taken from the parameters files when set, else derived deterministically; and
 validated against Azure's naming rules BEFORE any call (a bad name is one InputError, no request).
 
-Derived names are AI Toolkit's prefixes (``scaffolds.azure_spec``) plus a short suffix hashed from
-subscription + resource group + project, so a second run finds the same resources again.
+Derived names are AI Toolkit's prefixes (``scaffolds.azure_spec``) plus the suffix the generated bicep
+computes, ``substring(uniqueString(toLower(subscription().subscriptionId), toLower(resourceGroup().name),
+toLower(projectName)), 0, 5)``, evaluated here with ARM's exact ``uniqueString`` (``uniquestring.py``):
+a bicep deployment and an SDK run name the same resources, and a second run finds them again.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, fields
 from typing import Optional
 
 from infra.errors import InputError
-
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+from scaffolds.azure_spec import PROJECT_NAME_PARAMETER as PROJECT_PARAMETER
 
 # parameters-file name -> our field (same keys in finetuning and inference parameters files)
 PARAMETER_FIELDS = {
@@ -43,20 +43,17 @@ class ResourceNames:
 
 
 def suffix(subscription_id: str, resource_group: str, project: str) -> str:
-    """Short, lowercase alphanumeric, stable for (subscription, resource group, project)."""
-    key = f"{subscription_id.strip().lower()}|{resource_group.strip().lower()}|{project.strip().lower()}"
-    n = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
-    out = ""
+    """The bicep's ``resourceSuffix``: lowercased inputs (ARM names and ids are case-insensitive, and
+    uniqueString is not), so ``--resource-group MyRG`` and an RG stored as ``myrg`` agree."""
+    from infra.azure.uniquestring import unique_string
     from scaffolds import azure_spec
 
-    for _ in range(azure_spec.RESOURCE_SUFFIX_LENGTH):
-        n, r = divmod(n, 36)
-        out += _ALPHABET[r]
-    return out
+    value = unique_string(subscription_id.lower(), resource_group.lower(), project.lower())
+    return value[:azure_spec.RESOURCE_SUFFIX_LENGTH]
 
 
 def derive(subscription_id: str, resource_group: str, project: str) -> dict:
-    """{field: name}: AI Toolkit's prefixes (the shared spec the bicep renders from) + our suffix."""
+    """{field: name}: AI Toolkit's prefixes (the shared spec the bicep renders from) + the bicep's suffix."""
     from scaffolds import azure_spec
 
     sfx = suffix(subscription_id, resource_group, project)
@@ -73,11 +70,18 @@ def resolve_names(
 ) -> ResourceNames:
     """Parameters file > names saved by an earlier provision (``saved``: field -> name) > derived.
 
-    Every name is validated; the first bad one raises InputError naming its parameter.
+    Derived names hash the parameters file's ``projectName`` when it has one (what the bicep hashes),
+    else ``project``. Every name is validated; the first bad one raises InputError naming its parameter.
     """
     parameters = parameters or {}
     saved = saved or {}
-    derived = derive(subscription_id, resource_group, project)
+    hashed = parameters.get(PROJECT_PARAMETER)
+    if hashed in (None, ""):
+        hashed = project
+    if not isinstance(hashed, str):
+        raise InputError(f"{PROJECT_PARAMETER} in the parameters file must be a string, not {type(hashed).__name__}.",
+                         field=PROJECT_PARAMETER, fix=f"set {PROJECT_PARAMETER} to the project's name")
+    derived = derive(subscription_id, resource_group, hashed)
     chosen = {}
     for field, param in FIELD_PARAMETERS.items():
         value = parameters.get(param)

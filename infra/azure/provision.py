@@ -3,8 +3,8 @@
 Apply reads each resource, compares it with the desired body (``resources.py``, from the shared
 ``scaffolds.azure_spec``) and only then creates or updates it, so a second run with nothing changed
 sends no write, and a run that failed half-way resumes where it stopped. Independent resources go
-in parallel: (storage account -> share) || Log Analytics -> environment -> environment storage ->
-job / app. Every step is an event (StepStarted / StepFinished / StepFailed).
+in parallel: (storage account -> file service (share soft delete) -> share) || Log Analytics ->
+environment -> environment storage -> job / app. Every step is an event (StepStarted / StepFinished / StepFailed).
 """
 from __future__ import annotations
 
@@ -169,6 +169,8 @@ def read(ctx: Context, step: str) -> Optional[dict]:
         return _get_or_none(s.resources.resource_groups.get, rg)
     if step == "storage":
         return _get_or_none(s.storage.storage_accounts.get_properties, rg, n.storage)
+    if step == "fileservice":
+        return _get_or_none(s.storage.file_services.get_service_properties, rg, n.storage)
     if step == "share":
         return _get_or_none(s.storage.file_shares.get, rg, n.storage, n.share)
     if step == "workspace":
@@ -192,6 +194,8 @@ def desired(ctx: Context, step: str) -> dict:
     s = ctx.settings
     if step == "storage":
         return R.storage_body(s)
+    if step == "fileservice":
+        return R.file_service_body(s)
     if step == "share":
         return R.share_body(s)
     if step == "workspace":
@@ -389,6 +393,22 @@ def step_storage(ctx: Context):
     )
 
 
+def step_fileservice(ctx: Context):
+    """Share soft delete on the account's one file service (it exists with the account: never
+    "created", only updated when it differs). Other file-service settings (CORS, SMB protocol
+    settings) are sent back as they are, so nobody's settings are reset."""
+    fs = ctx.session.storage.file_services
+    n = ctx.names
+    actual = read(ctx, "fileservice") or {}
+    want = desired(ctx, "fileservice")
+    changes = changes_of(want, actual, ignore=_ignore("fileservice"))
+    if not changes:
+        return "unchanged", {}
+    kept = {k: v for k, v in (actual.get("properties") or {}).items() if k in ("cors", "protocolSettings") and v}
+    fs.set_service_properties(ctx.rg, n.storage, {"properties": {**kept, **want["properties"]}})
+    return "updated", changes
+
+
 def step_share(ctx: Context):
     st = ctx.session.storage
     n = ctx.names
@@ -527,6 +547,7 @@ def step_app(ctx: Context):
 STEPS = {
     "resource_group": step_resource_group,
     "storage": step_storage,
+    "fileservice": step_fileservice,
     "share": step_share,
     "workspace": step_workspace,
     "environment": step_environment,
@@ -548,6 +569,7 @@ def provision(backend, kind: str, *, on_event: EventSink = ignore, inputs=None) 
 
     def storage_chain() -> None:
         run("storage")
+        run("fileservice")
         run("share")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -675,11 +697,11 @@ def _teardown_resource_group(ctx: Context, deleted: list) -> None:
     s = ctx.settings
     project = ctx.project
     rg_title = R.title(s, "resource_group")
+    if read(ctx, "resource_group") is None:  # already gone (a second `down`): nothing to keep or say
+        project.update_state(**{STATE_CREATED_RG: None})
+        return
     if (project.state().get(STATE_CREATED_RG) or "").lower() != s.resource_group.lower():
         ctx.emit(Info(f"kept {rg_title}: ftstudio did not create it"))
-        return
-    if read(ctx, "resource_group") is None:
-        project.update_state(**{STATE_CREATED_RG: None})
         return
     left = list(ctx.session.resources.resources.list_by_resource_group(s.resource_group))
     if left:

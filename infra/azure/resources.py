@@ -13,8 +13,9 @@ from infra.azure.names import ResourceNames
 from infra.errors import InputError
 from scaffolds import azure_spec as spec
 
-FINETUNING_STEPS = ("storage", "share", "workspace", "environment", "envstorage", "job")
-INFERENCE_STEPS = ("storage", "share", "workspace", "environment", "envstorage", "app")
+FINETUNING_STEPS = ("storage", "fileservice", "share", "workspace", "environment", "envstorage", "job")
+INFERENCE_STEPS = ("storage", "fileservice", "share", "workspace", "environment", "envstorage", "app")
+FILE_SERVICE_NAME = "default"
 API_KEY_SECRET = spec.INFERENCE_API_KEY_SECRET
 API_KEY_ENV = spec.INFERENCE_API_KEY_ENV
 TAG_CREATED_BY = "created-by"
@@ -22,6 +23,7 @@ TAG_PROJECT = "ftstudio-project"
 TITLES = {
     "resource_group": "Resource group",
     "storage": "Storage account",
+    "fileservice": "File service",
     "share": "File share",
     "workspace": "Log Analytics workspace",
     "environment": "Container Apps environment",
@@ -102,6 +104,7 @@ def resource_id(s: Settings, step: str) -> str:
     return {
         "resource_group": rg_id(s),
         "storage": f"{base}/Microsoft.Storage/storageAccounts/{n.storage}",
+        "fileservice": f"{base}/Microsoft.Storage/storageAccounts/{n.storage}/fileServices/default",
         "share": f"{base}/Microsoft.Storage/storageAccounts/{n.storage}/fileServices/default/shares/{n.share}",
         "workspace": f"{base}/Microsoft.OperationalInsights/workspaces/{n.workspace}",
         "environment": f"{base}/Microsoft.App/managedEnvironments/{n.environment}",
@@ -112,16 +115,20 @@ def resource_id(s: Settings, step: str) -> str:
 
 
 def resource_name(s: Settings, step: str) -> str:
+    if step == "fileservice":
+        return FILE_SERVICE_NAME  # the account's one file service
     return s.resource_group if step == "resource_group" else getattr(s.names, step)
 
 
 def title(s: Settings, step: str) -> str:
+    if step == "fileservice":
+        return f"{TITLES[step]} {s.names.storage}/{FILE_SERVICE_NAME}"
     return f"{TITLES[step]} {resource_name(s, step)}"
 
 
 def portal_link(s: Settings, step: str) -> str:
     # children have no blade of their own: link their parent
-    rid = resource_id(s, {"share": "storage", "envstorage": "environment"}.get(step, step))
+    rid = resource_id(s, {"fileservice": "storage", "share": "storage", "envstorage": "environment"}.get(step, step))
     return f"https://portal.azure.com/#@/resource{rid}/overview"
 
 
@@ -138,6 +145,11 @@ def storage_body(s: Settings) -> dict:
             "largeFileSharesState": "Enabled",
         },
     }
+
+
+def file_service_body(s: Settings) -> dict:
+    """fileServices/default: share soft delete, as the bicep's ``fileService`` resource sets it."""
+    return {"properties": {"shareDeleteRetentionPolicy": {"enabled": True, "days": spec.SHARE_SOFT_DELETE_DAYS}}}
 
 
 def share_body(s: Settings) -> dict:

@@ -44,11 +44,11 @@ def hash_cache_path(root: Path) -> Path:
     return cache_dir() / "hashes" / f"{project_key(root)}.json"
 
 
-def _open_share(backend, kind: str = "finetuning"):
+def _open_share(backend, kind: str = "finetuning", refs: Optional[tuple] = None):
     from infra.azure.fileshare import Share
     from infra.azure.resources_ref import storage_refs
 
-    rg, account, share = storage_refs(backend, kind)
+    rg, account, share = refs or storage_refs(backend, kind)
     return Share(backend.session, rg, account, share)
 
 
@@ -101,13 +101,16 @@ def _parents(path: str) -> list[str]:
 
 def sync(backend, *, dry_run: bool = False, force: bool = False, delete: bool = False,
          on_event: EventSink = ignore, kind: str = "finetuning") -> SyncResult:
+    from infra.azure.resources_ref import storage_refs
+
     root = backend.project.root
+    refs = storage_refs(backend, kind)  # not provisioned: say so before scanning anything
     on_event(StepStarted("scan", "Scanning the workspace"))
     local = workspace.scan(root, cache_path=hash_cache_path(root))
     local = [e for e in local if not e.path.startswith(NEVER_UPLOADED)]
     on_event(StepFinished("scan", "Scanning the workspace", detail=f"{len(local)} files, {workspace.human_bytes(sum(e.size for e in local))}"))
 
-    with _open_share(backend, kind) as share:
+    with _open_share(backend, kind, refs) as share:
         manifest, manifest_size = read_manifest(share)
         plan = workspace.plan_sync(local, manifest, delete=delete)
         if dry_run:

@@ -1,5 +1,6 @@
-"""Microsoft.Storage: storage accounts (202 + Location create, listKeys, checkNameAvailability)
-and file shares (which then exist on the Files data plane)."""
+"""Microsoft.Storage: storage accounts (202 + Location create, listKeys, checkNameAvailability),
+the account's file service (fileServices/default: share soft delete, CORS, protocol settings) and
+file shares (which then exist on the Files data plane)."""
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,11 @@ from .state import Resource, ShareFS
 NS = "Microsoft.Storage"
 T_ACCOUNT = "Microsoft.Storage/storageAccounts"
 T_SHARE = "Microsoft.Storage/storageAccounts/fileServices/shares"
+T_FILE_SERVICE = "Microsoft.Storage/storageAccounts/fileServices"
 ACCT = RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<acct>[^/]+)"
+FILE_SERVICE = ACCT + r"/fileServices/default"
+# FileServicePropertiesProperties (azure-mgmt-storage): the writable file-service settings
+FILE_SERVICE_KEYS = ("cors", "shareDeleteRetentionPolicy", "protocolSettings")
 SHARE = ACCT + r"/fileServices/default/shares/(?P<share>[^/]+)"
 NAME_RX = re.compile(r"^[a-z0-9]{3,24}$")
 SHARE_RX = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -174,6 +179,49 @@ def register(router, fake):
                                        "message": f"The storage account named {name} is already taken."})
         return Response.json(200, {"nameAvailable": True})
 
+    # -- the account's file service (ARM) --------------------------------------------------------------
+    def file_service(r) -> dict:
+        """A new account starts without share soft delete here (the portal's create form ticks it;
+        an API-created account is assumed not to), so tests see the SDK path turn it on."""
+        return r.private.setdefault("file_service", {
+            "cors": {"corsRules": []},
+            "shareDeleteRetentionPolicy": {"enabled": False, "days": 0},
+            "protocolSettings": {"smb": {}},
+        })
+
+    def file_service_body(r) -> dict:
+        return {"id": r.id + "/fileServices/default", "name": "default", "type": T_FILE_SERVICE,
+                "sku": {"name": r.body["sku"].get("name"), "tier": r.body["sku"].get("tier")},
+                "properties": copy.deepcopy(file_service(r))}
+
+    def get_file_service(req: Request):
+        return Response.json(200, file_service_body(visible_account(req)))
+
+    def put_file_service(req: Request):
+        """Set Service Properties: each setting given replaces the account's; those left out stay."""
+        write_guard(state, req, NS)
+        r = visible_account(req)
+        props = body_or_400(req).get("properties")
+        if not isinstance(props, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+        policy = props.get("shareDeleteRetentionPolicy")
+        if policy is not None:
+            enabled, days = policy.get("enabled"), policy.get("days")
+            if not isinstance(enabled, bool):
+                raise ArmError(400, "InvalidValuesForRequestParameters",
+                               "shareDeleteRetentionPolicy.enabled must be true or false.")
+            if enabled and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365):
+                raise ArmError(400, "InvalidValuesForRequestParameters",
+                               "shareDeleteRetentionPolicy.days must be between 1 and 365 when soft delete is enabled.")
+        current = file_service(r)
+        for key in FILE_SERVICE_KEYS:
+            if props.get(key) is not None:
+                current[key] = copy.deepcopy(props[key])
+        return Response.json(200, file_service_body(r))
+
+    def list_file_services(req: Request):
+        return Response.json(200, {"value": [file_service_body(visible_account(req))]})
+
     # -- file shares (ARM) -------------------------------------------------------------------------
     def share_body(req, r, fs: ShareFS, full=True) -> dict:
         sid = r.id + "/fileServices/default/shares/" + req.params["share"]
@@ -247,6 +295,9 @@ def register(router, fake):
     router.add("POST", ACCT + r"/listKeys", list_keys)
     router.add("POST", ACCT + r"/regenerateKey", regenerate_key)
     router.add("POST", SUB + r"/providers/Microsoft\.Storage/checkNameAvailability", check_name)
+    router.add("PUT", FILE_SERVICE, put_file_service)
+    router.add("GET", FILE_SERVICE, get_file_service)
+    router.add("GET", ACCT + r"/fileServices", list_file_services)
     router.add("PUT", SHARE, put_share)
     router.add("GET", SHARE, get_share)
     router.add("PATCH", SHARE, patch_share)

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import re
 from typing import Optional
+from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from . import auth, util
@@ -109,6 +110,8 @@ def _handle(fake, req: Request) -> Response:
             if comp == "list":
                 return _list(fake, req, account, share, fs, path)
             return _dir_ops(req, fs, path, comp)
+        if comp == "rename" and req.method == "PUT":
+            return _rename_file(req, account, share, fs, path)
         return _file_ops(req, fs, path, comp)
 
 
@@ -231,6 +234,60 @@ def _md5_header(value: Optional[str]) -> Optional[bytes]:
         raise FilesError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.")
 
 
+def _initial_data(req: Request, size: int) -> bytes:
+    """Create File's optional body (service versions that take one; azure-storage-file-share sends it
+    for ``create_file(size, data=...)``): up to 4 MiB written from offset 0, checked like Put Range."""
+    body = req.body or b""
+    if not body:
+        return b""
+    if req.header("x-ms-structured-body"):
+        # CRC64 structured messages (azure-storage-extensions) are not decoded by this fake
+        raise FilesError(400, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported.")
+    if len(body) > MAX_RANGE:
+        raise FilesError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.")
+    if len(body) > size:
+        raise FilesError(400, "OutOfRangeInput", "One of the request inputs is out of range.")
+    sent = _md5_header(req.header("Content-MD5"))
+    if sent is not None and sent != hashlib.md5(body).digest():
+        raise FilesError(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value calculated by the server.")
+    return body
+
+
+def _rename_file(req: Request, account: str, share: str, fs: ShareFS, dest: str) -> Response:
+    """Rename File: ``PUT <dest>?comp=rename`` with ``x-ms-file-rename-source`` (the source file's URL,
+    in the same share). An existing destination is replaced only with
+    ``x-ms-file-rename-replace-if-exists: true``; the file keeps its id, content and creation time."""
+    raw = req.header("x-ms-file-rename-source")
+    if not raw:
+        raise FilesError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.")
+    parts = unquote(urlsplit(raw).path).lstrip("/").split("/", 2)
+    if len(parts) < 3 or parts[0].lower() != account.lower() or parts[1].lower() != share.lower():
+        raise FilesError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.")
+    src = parts[2].strip("/")
+    if not dest:
+        raise FilesError(400, "InvalidUri", "The requested URI does not represent any resource on the server.")
+    f = fs.files.get(src)
+    if f is None:
+        if src in fs.dirs:
+            raise FilesError(409, "ResourceTypeMismatch", "The specified resource type does not match the type of the existing resource.")
+        raise FilesError(404, "ResourceNotFound", "The specified resource does not exist.")
+    if _parent(dest) not in fs.dirs:
+        raise FilesError(404, "ParentNotFound", "The specified parent path does not exist.")
+    if dest in fs.dirs:
+        raise FilesError(409, "ResourceTypeMismatch", "The specified resource type does not match the type of the existing resource.")
+    replace = (req.header("x-ms-file-rename-replace-if-exists") or "").lower() == "true"
+    if dest != src and dest in fs.files and not replace:
+        raise FilesError(409, "ResourceAlreadyExists", "The specified resource already exists.")
+    if req.header("x-ms-content-type") is not None:
+        f.content_type = req.header("x-ms-content-type")
+    del fs.files[src]
+    fs.files[dest] = f
+    f.etag = '"0x8D%s"' % hashlib.md5(f"{f.etag}{dest}".encode()).hexdigest()[:13].upper()  # a new ETag
+    h = _file_headers(f, with_length=False)
+    h["x-ms-request-server-encrypted"] = "true"
+    return Response(200, b"", h)
+
+
 def _file_ops(req: Request, fs: ShareFS, path: str, comp: str) -> Response:
     if not path:
         raise FilesError(400, "InvalidUri", "The requested URI does not represent any resource on the server.")
@@ -248,15 +305,19 @@ def _file_ops(req: Request, fs: ShareFS, path: str, comp: str) -> Response:
             raise FilesError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.")
         if size < 0 or size > 4 * 1024 ** 4:
             raise FilesError(400, "OutOfRangeInput", "One of the request inputs is out of range.")
+        initial = _initial_data(req, size)
         old = fs.files.get(path)
         f = FileObj(bytearray(size), md5=_md5_header(req.header("x-ms-content-md5")),
                     content_type=req.header("x-ms-content-type"), file_id=old.file_id if old else fs.next_id())
+        f.data[:len(initial)] = initial
         if old:
             f.created = old.created
         f.touch()
         fs.files[path] = f
         h = _file_headers(f, with_length=False)
         h["x-ms-request-server-encrypted"] = "true"
+        if initial:
+            h["Content-MD5"] = base64.b64encode(hashlib.md5(initial).digest()).decode()
         return Response(201, b"", h)
     f = fs.files.get(path)
     if f is None:

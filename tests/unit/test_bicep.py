@@ -135,7 +135,16 @@ def test_parameters_and_outputs_follow_ai_toolkit(parsed, projects):
     suffix = ft["parameters"]["resourceSuffix"]["default"]["function"]
     assert suffix["type"] == "substring" and suffix["parameters"]["length"] == spec.RESOURCE_SUFFIX_LENGTH
     assert suffix["parameters"]["string_to_parse"]["function"]["type"] == "unique_string"
-    assert '"property_name": "id"' in _str(suffix)  # uniqueString(resourceGroup().id)
+    # uniqueString(toLower(subscription().subscriptionId), toLower(resourceGroup().name), toLower(projectName)):
+    # what infra/azure/names.py computes (tests/wire/test_provision_bicep.py evaluates both)
+    hashed = suffix["parameters"]["string_to_parse"]["function"]["parameters"]
+    inputs = [hashed[k]["function"]["parameters"]["string_to_change"] for k in ("base_string", "extra_string_1",
+                                                                               "extra_string_2")]
+    assert [inputs[0]["function"]["property_name"], inputs[1]["function"]["property_name"], inputs[2]] == [
+        "subscriptionId", "name", spec.PROJECT_NAME_PARAMETER]
+    for kind in ("finetuning", "inference"):
+        values = json.loads((projects["t4"] / f"infra/provision/{kind}.parameters.json").read_text())["parameters"]
+        assert values[spec.PROJECT_NAME_PARAMETER] == {"value": "t4"}
     for key, prefix in spec.NAME_PREFIXES.items():
         doc = ft if key in ft["parameters"] else inf
         assert prefix in _str(doc["parameters"][key]["default"]), key

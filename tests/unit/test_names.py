@@ -8,12 +8,81 @@ import pytest
 from infra.azure import names as N
 from infra.azure.inputs import AzureInputs, resolve_inputs
 from infra.azure.plan import changes_of, diff
+from infra.azure.uniquestring import murmur64, unique_string
 from infra.errors import InputError, MissingInputs
 from scaffolds import azure_spec
 from scaffolds.project import Project
 
 
+# -- ARM's uniqueString -------------------------------------------------------------------------------
+# Known input -> output pairs published by people who ran ARM (or Microsoft's own ARM expression
+# library); none of them was produced with this code. Between them they cover inputs of 3-150 bytes,
+# 0/3/4/5/6-byte tails after the 8-byte blocks, one and several arguments, and the raw 64-bit hash.
+UNIQUE_STRING_VECTORS = [
+    # KingslandConsulting/Kingsland.ArmLinter, src/Kingsland.ArmLinter/Functions/ArmFunctions_UniqueString.cs:
+    # a comment lists the outputs of a real `New-AzResourceGroupDeployment` of a template whose
+    # output is [uniqueString(...)] (the project itself left the function unimplemented).
+    (("aaa",), "zavj67f3en4hc"),
+    (("bbb",), "w5eragfxe33cy"),
+    (("zzz",), "cryksdzzzawae"),
+    (("xxx", "yyy", "zzz"), "lghi7k5js7itq"),
+    # takekazuomi/arm-uniquestring, README.md: `uniqueString test` prints this, evaluated by Microsoft's
+    # Azure.Deployments.Expression NuGet package (ExpressionBuiltInFunctions.Functions.EvaluateFunction).
+    (("test",), "rbgf3xv4ufgzg"),
+    # Stack Overflow question 43295720 "Azure ARM uniqueString function mimic", accepted answer: "tyeth"
+    # through the ARM DLLs of the Azure Stack Hub Development Kit, and again through Azure.Deployments.Expression.
+    (("tyeth",), "zcztcwvu6iyg6"),
+    # JasonWhall/go-azure-uniquestring, README.md: hello world -> "hello-world" -> 571013382255652050 -> this.
+    (("hello", "world"), "a7wkljktk6wne"),
+    # microsoft/commercial-marketplace-offer-deploy, test/Tests/UnitTests ArmFunctionsTests.cs
+    # (UniqueStringShouldEqualValueCreatedFromArmTemplate, "valueFromArmTemplate"; its test calls
+    # Azure.Deployments.Expression). An older copy of that test in test/Tests/ expects "yeygmhukyx3qg",
+    # which no casing of this id gives; the later copy is the one kept.
+    (("/subscriptions/31e9f9a0-9fd2-4294-a0a3-0101246d9700/resourceGroups/rg-modm201-20230913120256/providers/"
+      "Microsoft.Compute/virtualMachines/bobjacmodm201",), "yvjxno3je5on2"),
+    # philsphicas/aztunnel, e2e/infra/uniquestring.sh, self-test ("verified against Bicep uniqueString() output"):
+    # a resource group id, the very shape AI Toolkit's templates hash.
+    (("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-rg",), "bmg7c6xu4tw46"),
+    (("foo", "bar", "baz"), "xzi4ioaxtmth4"),
+]
+
+
+@pytest.mark.parametrize("values,expected", UNIQUE_STRING_VECTORS)
+def test_unique_string_matches_published_arm_outputs(values, expected):
+    assert unique_string(*values) == expected
+
+
+def test_unique_string_hash_encoding_and_arguments():
+    assert murmur64(b"hello-world") == 571013382255652050  # go-azure-uniquestring's README, the raw hash
+    assert unique_string("hello-world") == unique_string("hello", "world")  # arguments joined with '-'
+    assert unique_string("A") != unique_string("a")  # case-sensitive, as in ARM
+    for n in range(0, 40):  # every tail length: 13 characters of lowercase base32
+        out = unique_string("x" * n)
+        assert len(out) == 13 and set(out) <= set("abcdefghijklmnopqrstuvwxyz234567")
+    with pytest.raises(ValueError):
+        unique_string()
+    with pytest.raises(TypeError):
+        unique_string("a", 1)  # type: ignore[arg-type]
+
+
 # -- names ---------------------------------------------------------------------------------------------
+def test_suffix_is_the_bicep_expression():
+    # substring(uniqueString(toLower(subscription().subscriptionId), toLower(resourceGroup().name),
+    #                        toLower(projectName)), 0, 5)
+    assert N.suffix("SUB-1", "Rg-1", "Demo") == unique_string("sub-1", "rg-1", "demo")[:5]
+    assert N.suffix("sub-1", "rg-1", "demo") != unique_string("/subscriptions/sub-1/resourceGroups/rg-1")[:5]
+
+
+def test_the_parameters_files_project_name_is_what_is_hashed():
+    by_folder = N.resolve_names("s", "g", "folder-name")
+    by_param = N.resolve_names("s", "g", "folder-name", parameters={"projectName": "demo"})
+    assert by_param == N.resolve_names("s", "g", "demo") != by_folder
+    assert N.resolve_names("s", "g", "folder-name", parameters={"projectName": None}) == by_folder
+    with pytest.raises(InputError) as info:
+        N.resolve_names("s", "g", "p", parameters={"projectName": 7})
+    assert info.value.field == "projectName"
+
+
 def test_derived_names_are_deterministic_prefixed_and_valid():
     a = N.resolve_names("sub-1", "rg-1", "demo")
     assert a == N.resolve_names("SUB-1", "RG-1", "demo")  # ARM ids are case-insensitive

@@ -89,6 +89,64 @@ def test_files_listing_pages(fake_azure, p):
     assert fake_azure.requests.count("GET", r"/d$", surface="files") == 3
 
 
+def test_files_rename_file(fake_azure, p):
+    """ShareFileClient.rename_file: PUT <new>?comp=rename with x-ms-file-rename-source (the old URL)."""
+    sc = share(fake_azure, p)
+    for d in ("runs", "runs/a b", "done"):
+        sc.get_directory_client(d).create_directory()
+    old = sc.get_file_client("runs/a b/model.bin")
+    old.upload_file(b"weights", content_settings=ContentSettings(content_type="application/x-weights"))
+    file_id = old.get_file_properties().file_id
+    fake_azure.requests.clear()
+    moved = old.rename_file("done/model final.bin")
+    puts = fake_azure.requests.filter("PUT", surface="files")
+    assert [(r.path.split("/", 3)[-1], r.query.get("comp")) for r in puts] == [("done/model final.bin", "rename")]
+    assert "/".join(moved.file_path) == "done/model final.bin" and moved.download_file().readall() == b"weights"
+    props = moved.get_file_properties()
+    assert props.file_id == file_id and props.content_settings.content_type == "application/x-weights"
+    assert fake_azure.state.files(p.account, p.share) == {"done/model final.bin": b"weights"}
+    with pytest.raises(ResourceNotFoundError) as e:
+        old.get_file_properties()
+    assert e.value.error_code == "ResourceNotFound"
+    # an existing destination is kept unless overwrite=True; sources and parents must exist
+    sc.get_file_client("done/other.bin").upload_file(b"other")
+    with pytest.raises(ResourceExistsError) as e:
+        moved.rename_file("done/other.bin")
+    assert e.value.error_code == "ResourceAlreadyExists"
+    assert sc.get_file_client("done/other.bin").download_file().readall() == b"other"
+    moved.rename_file("done/other.bin", overwrite=True)
+    assert fake_azure.state.files(p.account, p.share) == {"done/other.bin": b"weights"}
+    with pytest.raises(ResourceNotFoundError) as e:
+        sc.get_file_client("done/missing.bin").rename_file("done/x.bin")
+    assert e.value.error_code == "ResourceNotFound"
+    with pytest.raises(ResourceNotFoundError) as e:
+        sc.get_file_client("done/other.bin").rename_file("nodir/x.bin")
+    assert e.value.error_code == "ParentNotFound"
+    with pytest.raises(HttpResponseError) as e:
+        sc.get_file_client("done/other.bin").rename_file("runs")  # a directory is in the way
+    assert e.value.status_code == 409 and e.value.error_code == "ResourceTypeMismatch"
+    assert fake_azure.state.files(p.account, p.share) == {"done/other.bin": b"weights"}  # failures changed nothing
+
+
+def test_files_create_file_with_initial_data(fake_azure, p):
+    """create_file(size, data=...) sends the first bytes in the Put File (Create File) body."""
+    sc = share(fake_azure, p)
+    fc = sc.get_file_client("hello.txt")
+    fake_azure.requests.clear()
+    fc.create_file(8, data=b"hello")
+    puts = fake_azure.requests.filter("PUT", surface="files")
+    assert [(r.path.rsplit("/", 1)[-1], r.query.get("comp")) for r in puts] == [("hello.txt", None)]  # no Put Range
+    assert fc.download_file().readall() == b"hello\0\0\0"  # the rest of the size is zeros
+    fc.create_file(5, data=b"howdy", validate_content="md5")  # with Content-MD5, checked by the service
+    assert fc.download_file().readall() == b"howdy"
+    with pytest.raises(HttpResponseError) as e:
+        fc.create_file(2, data=b"too long")
+    assert e.value.status_code == 400 and e.value.error_code == "OutOfRangeInput"
+    assert fc.download_file().readall() == b"howdy"  # the rejected create replaced nothing
+    fc.create_file(3)  # no body: an empty 3-byte file, as before
+    assert fc.download_file().readall() == b"\0\0\0"
+
+
 def test_files_auth_and_missing_share(fake_azure, p):
     with pytest.raises(ClientAuthenticationError) as e:
         list(share(fake_azure, p, key=base64.b64encode(b"wrong" * 10).decode()).list_directories_and_files())

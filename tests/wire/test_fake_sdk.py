@@ -123,6 +123,38 @@ def test_storage_accounts(fake_azure, p):
         st.storage_accounts.get_properties(p.resource_group, p.account)
 
 
+def test_file_service_share_soft_delete(fake_azure, p):
+    """fileServices/default through FileServicesOperations: GET, PUT (settings given replace, others
+    stay), list, validation, and a missing account."""
+    from azure.mgmt.storage.models import CorsRule, CorsRules, DeleteRetentionPolicy, FileServiceProperties
+
+    st = clients(fake_azure)[1]
+    fs = st.file_services.get_service_properties(p.resource_group, p.account)
+    assert fs.name == "default" and fs.type == "Microsoft.Storage/storageAccounts/fileServices"
+    assert fs.id.endswith(f"/storageAccounts/{p.account}/fileServices/default")
+    assert fs.file_service_properties.share_delete_retention_policy.enabled is False
+    cors = CorsRules(cors_rules=[CorsRule(allowed_origins=["https://a.example"], allowed_methods=["GET"],
+                                          max_age_in_seconds=60, exposed_headers=["*"], allowed_headers=["*"])])
+    st.file_services.set_service_properties(p.resource_group, p.account, FileServiceProperties(cors=cors))
+    got = st.file_services.set_service_properties(p.resource_group, p.account, {
+        "properties": {"shareDeleteRetentionPolicy": {"enabled": True, "days": 7}}})
+    assert got.file_service_properties.share_delete_retention_policy.as_dict() == {"enabled": True, "days": 7}
+    again = st.file_services.get_service_properties(p.resource_group, p.account)
+    assert again.file_service_properties.share_delete_retention_policy.days == 7
+    assert again.file_service_properties.cors.cors_rules[0].allowed_origins == ["https://a.example"]  # kept
+    assert [f.name for f in st.file_services.list(p.resource_group, p.account).value] == ["default"]
+    put = fake_azure.requests.filter("PUT", r"/fileServices/default$")[-1]
+    assert put.query.get("api-version") == "2026-09-01"
+    with pytest.raises(HttpResponseError) as e:
+        st.file_services.set_service_properties(p.resource_group, p.account, FileServiceProperties(
+            share_delete_retention_policy=DeleteRetentionPolicy(enabled=True, days=366)))
+    assert e.value.status_code == 400 and "365" in str(e.value)
+    assert st.file_services.get_service_properties(p.resource_group, p.account).file_service_properties \
+        .share_delete_retention_policy.days == 7  # a rejected PUT changes nothing
+    with pytest.raises(ResourceNotFoundError):
+        st.file_services.get_service_properties(p.resource_group, "nosuchaccount1")
+
+
 def test_workspace(fake_azure, p):
     la = clients(fake_azure)[2]
     ws = la.workspaces.get(p.resource_group, p.workspace)

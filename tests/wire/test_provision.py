@@ -36,10 +36,18 @@ def _names(result):
 
 def test_first_provision_creates_every_resource_and_writes_the_config(fake_azure, root):
     ev = Collector()
-    result = P.provision(_backend(root, fake_azure), "finetune", on_event=ev)
+    backend = _backend(root, fake_azure)
+    result = P.provision(backend, "finetune", on_event=ev)
     names = _names(result)
-    assert {r["resource"]: r["result"] for r in result["resources"]} == {
-        s: "created" for s in ("resource_group", "storage", "share", "workspace", "environment", "envstorage", "job")}
+    # the account's file service comes with the account: share soft delete is an update of it
+    assert {r["resource"]: r["result"] for r in result["resources"]} == {"fileservice": "updated", **{
+        s: "created" for s in ("resource_group", "storage", "share", "workspace", "environment", "envstorage", "job")}}
+    by = {r["resource"]: r for r in result["resources"]}
+    assert by["fileservice"]["name"] == "default"
+    assert by["fileservice"]["changes"] == {"properties.shareDeleteRetentionPolicy.enabled": [False, True],
+                                            "properties.shareDeleteRetentionPolicy.days": [0, spec.SHARE_SOFT_DELETE_DAYS]}
+    fs = backend.session.storage.file_services.get_service_properties(RG, names["storage"]).as_dict()
+    assert fs["properties"]["shareDeleteRetentionPolicy"] == {"enabled": True, "days": spec.SHARE_SOFT_DELETE_DAYS}
 
     acct = _res(fake_azure, "Microsoft.Storage/storageAccounts")[names["storage"]]
     assert acct["kind"] == "StorageV2" and acct["sku"]["name"] == "Standard_LRS"
@@ -72,9 +80,12 @@ def test_first_provision_creates_every_resource_and_writes_the_config(fake_azure
     started = [e.step for e in ev.events if isinstance(e, StepStarted)]
     finished = {e.step: e for e in ev.events if isinstance(e, StepFinished)}
     assert sorted(started) == sorted(finished)
-    assert all(e.detail == "created" and e.link.startswith("https://portal.azure.com/") for e in finished.values())
+    assert all(e.link.startswith("https://portal.azure.com/") for e in finished.values())
+    assert all(e.detail == "created" for step, e in finished.items() if step != "fileservice")
+    assert finished["fileservice"].title == f"File service {names['storage']}/default"
     # the environment waited for the workspace and the storage link for the share (dependency order)
     assert started.index("environment") > max(started.index("workspace"), started.index("share"))
+    assert started.index("storage") < started.index("fileservice") < started.index("share")
 
 
 def test_second_run_with_nothing_changed_sends_no_write(fake_azure, root):
@@ -212,7 +223,7 @@ def test_throttling_and_5xx_during_apply_still_succeed(fake_azure, root):
     faults.add("GET", r"/jobs/[^/]+$", 500, times=1)
     ev = Collector()
     result = P.provision(_backend(root, fake_azure), "finetune", on_event=ev)
-    assert {r["result"] for r in result["resources"]} == {"created"}
+    assert {r["result"] for r in result["resources"] if r["resource"] != "fileservice"} == {"created"}
     fired = {kind for kind, _, _ in faults.fired}
     assert fired == {"status"} and len(faults.fired) == 14 + 12 + 1 + 1
     assert any("retrying" in e.text for e in ev.events if isinstance(e, Info))
@@ -244,7 +255,7 @@ def test_preview_changes_nothing_and_shows_property_changes(fake_azure, root):
     backend = _backend(root, fake_azure)
     changes = P.plan(backend, "finetune")
     assert {c.resource: c.action for c in changes} == {s: "create" for s in (
-        "resource_group", "storage", "share", "workspace", "environment", "envstorage", "job")}
+        "resource_group", "storage", "fileservice", "share", "workspace", "environment", "envstorage", "job")}
     assert writes(fake_azure) == [] and fake_azure.state.list_resources() == []
     assert not fake_azure.state.resource_groups
     P.provision(backend, "finetune")
@@ -255,6 +266,32 @@ def test_preview_changes_nothing_and_shows_property_changes(fake_azure, root):
     assert changes["job"].action == "update"
     assert changes["job"].changes == {"properties.configuration.replicaTimeout": [10800, 7200]}
     assert {c.action for k, c in changes.items() if k != "job"} == {"unchanged"}
+
+
+def test_share_soft_delete_drift_is_previewed_then_fixed_keeping_other_file_service_settings(fake_azure, root):
+    backend = _backend(root, fake_azure)
+    names = _names(P.provision(backend, "finetune"))
+    fs = backend.session.storage.file_services
+    # someone shortens soft delete and adds a CORS rule (in the portal, say)
+    cors = {"corsRules": [{"allowedOrigins": ["https://a.example"], "allowedMethods": ["GET"], "maxAgeInSeconds": 60,
+                           "exposedHeaders": ["*"], "allowedHeaders": ["*"]}]}
+    fs.set_service_properties(RG, names["storage"], {"properties": {
+        "shareDeleteRetentionPolicy": {"enabled": True, "days": 2}, "cors": cors}})
+    fake_azure.requests.clear()
+    changes = {c.resource: c for c in P.plan(backend, "finetune")}
+    assert writes(fake_azure) == []
+    assert changes["fileservice"].action == "update"
+    assert changes["fileservice"].changes == {"properties.shareDeleteRetentionPolicy.days": [2, spec.SHARE_SOFT_DELETE_DAYS]}
+    assert {c.action for k, c in changes.items() if k != "fileservice"} == {"unchanged"}
+    result = P.provision(backend, "finetune")
+    assert [(w.method, w.path.rsplit("/", 2)[-2:]) for w in writes(fake_azure)] == [("PUT", ["fileServices", "default"])]
+    assert {r["resource"]: r["result"] for r in result["resources"]}["fileservice"] == "updated"
+    got = fs.get_service_properties(RG, names["storage"]).as_dict()["properties"]
+    assert got["shareDeleteRetentionPolicy"] == {"enabled": True, "days": spec.SHARE_SOFT_DELETE_DAYS}
+    assert got["cors"] == cors  # settings ftstudio does not own are sent back as they were
+    fake_azure.requests.clear()
+    assert {r["result"] for r in P.provision(backend, "finetune")["resources"]} == {"unchanged"}
+    assert writes(fake_azure) == []
 
 
 def test_down_deletes_what_provision_created_and_clears_the_config(fake_azure, root):

@@ -29,7 +29,8 @@ def test_provision_then_preview_then_down(azure_env, root, capsys):
     assert code == 0, err
     doc = json.loads(out)  # one JSON document on stdout
     assert doc["target"] == "azure" and doc["subscription_id"] == fake.subscription_id  # from AZURE_SUBSCRIPTION_ID
-    assert {r["result"] for r in doc["resources"]} == {"created"}
+    assert {r["result"] for r in doc["resources"] if r["resource"] != "fileservice"} == {"created"}
+    assert {r["result"] for r in doc["resources"] if r["resource"] == "fileservice"} == {"updated"}  # soft delete on
     assert "✓ Container Apps environment" in err  # progress on stderr
     state = json.loads((root / ".ftstudio" / "state.json").read_text())
     assert (state["subscription_id"], state["resource_group"], state["location"]) == (

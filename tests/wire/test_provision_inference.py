@@ -39,8 +39,8 @@ def test_fresh_inference_creates_the_shared_resources_and_a_gpu_app(fake_azure, 
     ev = Collector()
     result = P.provision(backend, "inference", on_event=ev)
     by = {r["resource"]: r for r in result["resources"]}
-    assert {k: r["result"] for k, r in by.items()} == {k: "created" for k in (
-        "resource_group", "storage", "share", "workspace", "environment", "envstorage", "app")}
+    assert {k: r["result"] for k, r in by.items()} == {"fileservice": "updated", **{k: "created" for k in (
+        "resource_group", "storage", "share", "workspace", "environment", "envstorage", "app")}}
     assert "job" not in by
     app = _app(fake_azure, by["app"]["name"])
     props = app["properties"]
@@ -80,7 +80,7 @@ def test_inference_reuses_the_finetuning_environment_and_is_idempotent(fake_azur
     fake_azure.requests.clear()
     result = P.provision(backend, "inference")
     by = {r["resource"]: r for r in result["resources"]}
-    for shared in ("storage", "share", "workspace", "environment", "envstorage"):
+    for shared in ("storage", "fileservice", "share", "workspace", "environment", "envstorage"):
         assert by[shared]["name"] == ft[shared] and by[shared]["result"] == "unchanged"
     assert [(w.method, w.path.rsplit("/", 2)[-2]) for w in writes(fake_azure)] == [("PUT", "containerApps")]
     assert len(fake_azure.state.list_resources("Microsoft.App/managedEnvironments")) == 1

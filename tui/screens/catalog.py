@@ -55,11 +55,10 @@ class CatalogScreen(Screen):
         if not self._given:
             self.models = catalog.entries()
         table = self.query_one("#models", DataTable)
-        table.add_column("Model", key="id")
-        table.add_column("Size", key="size")
-        table.add_column("Min GPU", key="gpu")
-        table.add_column("Gated", key="gated")
-        table.add_column("Licence", key="licence")
+        # fixed widths: DataTable sizes columns on idle, which made pictures depend on timing
+        for label, key, width in (("Model", "id", 38), ("Size", "size", 6), ("Min GPU", "gpu", 10),
+                                  ("Gated", "gated", 6), ("Licence", "licence", 14)):
+            table.add_column(label, key=key, width=width)
         self.filter("")
 
     def filter(self, text: str) -> None:

@@ -87,10 +87,13 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.project.name} ({self.project.target})"
+        # fixed widths: auto-sizing happens on idle, so a busy app would show (and snapshot) shifting columns
         res = self.query_one("#resources", DataTable)
-        res.add_columns("Resource", "Name", "State")
+        for label, width in (("Resource", 14), ("Name", 44), ("State", 12)):
+            res.add_column(label, width=width)
         ex = self.query_one("#executions", DataTable)
-        ex.add_columns("Execution", "Status", "Started", "Duration", "Exit code")
+        for label, width in (("Execution", 26), ("Status", 11), ("Started", 19), ("Duration", 9), ("Exit code", 9)):
+            ex.add_column(label, width=width)
         self.set_interval(REFRESH_RUNNING_S, self._refresh_running)
 
     def on_screen_resume(self) -> None:  # also sent when the screen is first shown

@@ -21,7 +21,8 @@ class HelpScreen(ModalScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "Command", "Key", "What it does")
+        for label, width in (("", 1), ("Command", 48), ("Key", 7), ("What it does", 60)):
+            table.add_column(label, width=width)
         for action in ACTIONS:
             here = "●" if action.available(self.app) else " "
             key = (action.key or "").replace("ctrl+", "Ctrl+").replace("f1", "F1").replace("f5", "F5")

@@ -100,7 +100,9 @@ class ProvisionScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = f"provision {self.kind}"
         self.query_one("#new-group", Input).display = False
-        self.query_one("#plan-table", DataTable).add_columns("Resource", "Name", "Change", "Details")
+        plan = self.query_one("#plan-table", DataTable)
+        for label, width in (("Resource", 15), ("Name", 28), ("Change", 10), ("Details", 60)):
+            plan.add_column(label, width=width)
         from infra.azure.inputs import saved_inputs
 
         saved = saved_inputs(self.app.project)

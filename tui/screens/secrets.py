@@ -90,7 +90,7 @@ class SecretsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"secrets: {self.where}"
-        self.query_one(DataTable).add_column("Name", key="name")
+        self.query_one(DataTable).add_column("Name", key="name", width=40)
         self.reload()
         if self.open_add:
             self.action_add()
