@@ -77,7 +77,7 @@ class SyncResult:
 class PlannedChange:
     """One resource in a provisioning preview."""
 
-    resource: str  # stable id: storage, share, workspace, environment, envstorage, job, app
+    resource: str  # stable id: resource_group, storage, fileservice, share, workspace, environment, envstorage, job, app
     name: str
     action: str  # create | update | unchanged | delete
     changes: dict = field(default_factory=dict)  # property path -> [old, new]
