@@ -139,6 +139,10 @@ def resolve_inputs(
                 pick = ask("Location (regions offering the GPU workload profile)", name="location",
                            how=HOW["location"], choices=offered or None)
                 values["location"], sources["location"] = pick.strip(), "prompt"
+    from infra.azure.names import validate_resource_group
+
+    validate_resource_group(values["resource group"], "--resource-group" if sources["resource group"] == "flag"
+                            else "AZURE_RESOURCE_GROUP" if sources["resource group"] == "env" else "resource group")
     return AzureInputs(values["subscription"], values["resource group"], _norm_location(values.get("location")), sources)
 
 

@@ -115,6 +115,22 @@ RULES = {
 }
 
 
+# ARM: 1-90 characters of letters, digits, '_', '-', '.', '(' and ')'; it cannot end with a period.
+_RESOURCE_GROUP = re.compile(r"^[\w\-.()]{0,89}[\w\-()]$")
+
+
+def validate_resource_group(value: str, field: str = "--resource-group") -> str:
+    """Raise InputError before any call when a resource group name breaks ARM's rule."""
+    if not _RESOURCE_GROUP.match(value or ""):
+        raise InputError(
+            f"{value!r} is not a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', "
+            "not ending with '.'.",
+            field=field,
+            fix="choose another name (e.g. rg-ftstudio)",
+        )
+    return value
+
+
 def validate(field: str, value: str) -> str:
     """Raise InputError (naming the parameters-file key and the rule) when ``value`` breaks Azure's rule."""
     rx, rule = RULES[field]

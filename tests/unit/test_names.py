@@ -249,3 +249,21 @@ def test_a_failed_resource_is_applied_again():
     actual = {"properties": {"provisioningState": "Failed", "x": 1}}
     assert changes_of({"properties": {"x": 1}}, actual, ignore=set()) == {
         "properties.provisioningState": ["Failed", "Succeeded"]}
+
+
+@pytest.mark.parametrize("name", ["rg1", "rg-ftstudio", "My_RG.(prod)", "a" * 90])
+def test_valid_resource_group_names_pass(name):
+    assert N.validate_resource_group(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "ends.", "has space", "a" * 91, "bad/slash"])
+def test_invalid_resource_group_names_are_refused_before_any_call(name):
+    with pytest.raises(InputError) as exc:
+        N.validate_resource_group(name)
+    assert exc.value.exit_code == 2 and exc.value.field == "--resource-group"
+
+
+def test_a_bad_resource_group_from_the_environment_names_the_variable(tmp_path):
+    with pytest.raises(InputError) as exc:
+        resolve_inputs(Project(tmp_path), subscription="s", location="westus3", env={"AZURE_RESOURCE_GROUP": "bad name"})
+    assert exc.value.field == "AZURE_RESOURCE_GROUP"

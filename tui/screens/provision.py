@@ -17,6 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from infra.azure.names import validate_resource_group
+from infra.errors import InputError
 from tui.screens.messages import BackendEvent, TaskDone, TaskFailed, run_task, sink
 from tui.widgets.steps import StepList
 
@@ -269,8 +271,13 @@ class ProvisionScreen(Screen):
     @on(Input.Submitted, "#new-group")
     def _new_group(self, event: Input.Submitted) -> None:
         name = event.value.strip()
-        if not name:  # the name's rules are Azure's: a bad one comes back from the preview, one line
+        if not name:
             self._status("Type the name of the new resource group.", error=True)
+            return
+        try:
+            validate_resource_group(name, "resource group")
+        except InputError as err:
+            self._status(err.one_line(), error=True)
             return
         self.new_group = True
         self.resource_group = name
