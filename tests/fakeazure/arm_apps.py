@@ -9,7 +9,7 @@ import json
 import re
 
 from . import auth, util
-from .arm_common import RG, SUB, body_or_400, get_or_404, merge_patch, page, require_rg, require_sub, rid, write_guard
+from .arm_common import (RG, SUB, body_or_400, get_or_404, list_handlers, lro_delete, merge_patch, page, require_rg, rid, write_guard)
 from .arm_template import bad, check_name, check_profile, check_template, merge_secrets, resolve_env, secrets_out
 from .router import ArmError, Request, Response
 from .simulator import Revision
@@ -195,29 +195,9 @@ def register(router, fake):
         return Response.empty(202, lro.headers(req, op, NS, out["location"], "containerapp"))
 
     def delete_app(req: Request):
-        require_rg(state, req)
-        r = state.resource(app_id(req))
-        if r is None:
-            return Response.empty(204)
-        r.body["properties"]["provisioningState"] = "Deleting"
+        return lro_delete(fake, state, lro, req, app_id(req), deleting="Deleting", namespace=NS, kind="containerapp")
 
-        def done():
-            state.resources.pop(r.id.lower(), None)
-            fake.on_resource_deleted(r)
-
-        op = lro.start(req, "location", resource_id=None, on_success=done, final=lambda: (200, None))
-        if op.pending_polls == 0 and not op.fail:
-            lro.finish(op)
-        return Response.empty(202, lro.headers(req, op, NS, r.body["location"], "containerapp"))
-
-    def list_apps_rg(req: Request):
-        require_rg(state, req)
-        prefix = f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()
-        return page(req, [r.body for k, r in state.resources.items() if r.type == T_APP and k.startswith(prefix)], 100)
-
-    def list_apps_sub(req: Request):
-        sub = require_sub(state, req)
-        return page(req, [r.body for k, r in state.resources.items() if r.type == T_APP and k.startswith(f"/subscriptions/{sub}/")], 100)
+    list_apps_rg, list_apps_sub = list_handlers(state, T_APP)
 
     # -- revisions / replicas -------------------------------------------------------------------------
     def revision_body(r: Resource, rev: Revision) -> dict:

@@ -124,3 +124,38 @@ def parse_id(resource_id: str) -> dict:
     except IndexError:
         pass
     return out
+
+
+def lro_delete(fake, state, lro, req: Request, resource_id: str, *, deleting: str, namespace: str, kind: str) -> Response:
+    """DELETE of a Microsoft.App resource as ARM answers it: 202 + Location (204 when already gone);
+    the resource disappears when the operation completes."""
+    require_rg(state, req)
+    r = state.resource(resource_id)
+    if r is None:
+        return Response.empty(204)
+    r.body["properties"]["provisioningState"] = deleting
+
+    def done():
+        state.resources.pop(r.id.lower(), None)
+        fake.on_resource_deleted(r)
+
+    op = lro.start(req, "location", resource_id=None, on_success=done, final=lambda: (200, None))
+    if op.pending_polls == 0 and not op.fail:
+        lro.finish(op)
+    return Response.empty(202, lro.headers(req, op, namespace, r.body["location"], kind))
+
+
+def list_handlers(state, type_: str, page_size: int = 100):
+    """The two list operations of a resource type: in a resource group, and in a subscription."""
+
+    def by_resource_group(req: Request) -> Response:
+        require_rg(state, req)
+        prefix = f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()
+        return page(req, [r.body for k, r in state.resources.items() if r.type == type_ and k.startswith(prefix)], page_size)
+
+    def by_subscription(req: Request) -> Response:
+        sub = require_sub(state, req)
+        prefix = f"/subscriptions/{sub}/"
+        return page(req, [r.body for k, r in state.resources.items() if r.type == type_ and k.startswith(prefix)], page_size)
+
+    return by_resource_group, by_subscription

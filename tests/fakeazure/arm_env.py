@@ -6,7 +6,7 @@ import copy
 import re
 
 from . import auth, util
-from .arm_common import RG, SUB, body_or_400, get_or_404, merge_patch, page, require_rg, require_sub, rid, write_guard
+from .arm_common import (RG, SUB, body_or_400, get_or_404, list_handlers, lro_delete, merge_patch, require_rg, require_sub, rid, write_guard)
 from .arm_loganalytics import find_workspace_by_customer_id
 from .router import ArmError, Request, Response
 from .state import CPU_TYPES, GPU_TYPES, LEGACY_TYPES, Resource
@@ -199,29 +199,9 @@ def register(router, fake):
         return Response.json(200, r.body)
 
     def delete_env(req: Request):
-        require_rg(state, req)
-        r = state.resource(env_id(req))
-        if r is None:
-            return Response.empty(204)
-        r.body["properties"]["provisioningState"] = "ScheduledForDelete"
+        return lro_delete(fake, state, lro, req, env_id(req), deleting="ScheduledForDelete", namespace=NS, kind="managedEnvironment")
 
-        def done():
-            state.resources.pop(r.id.lower(), None)
-            fake.on_resource_deleted(r)
-
-        op = lro.start(req, "location", resource_id=None, on_success=done, final=lambda: (200, None))
-        if op.pending_polls == 0 and not op.fail:
-            lro.finish(op)
-        return Response.empty(202, lro.headers(req, op, NS, r.body["location"], "managedEnvironment"))
-
-    def list_envs_rg(req: Request):
-        require_rg(state, req)
-        prefix = f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()
-        return page(req, [r.body for k, r in state.resources.items() if r.type == T_ENV and k.startswith(prefix)], 100)
-
-    def list_envs_sub(req: Request):
-        sub = require_sub(state, req)
-        return page(req, [r.body for k, r in state.resources.items() if r.type == T_ENV and k.startswith(f"/subscriptions/{sub}/")], 100)
+    list_envs_rg, list_envs_sub = list_handlers(state, T_ENV)
 
     def env_token(req: Request):
         r = get_or_404(state, req, env_id(req), T_ENV, req.params["env"])

@@ -7,7 +7,7 @@ import copy
 import re
 
 from . import auth, util
-from .arm_common import RG, SUB, body_or_400, get_or_404, merge_patch, page, require_rg, require_sub, rid, write_guard
+from .arm_common import (RG, SUB, body_or_400, get_or_404, list_handlers, lro_delete, merge_patch, page, require_rg, rid, write_guard)
 from .arm_template import bad, check_name, check_profile, check_template, container_env, merge_secrets, resolve_env, secrets_out
 from .router import ArmError, Request, Response
 from .simulator import Execution
@@ -154,29 +154,9 @@ def register(router, fake):
         return Response.empty(202, lro.headers(req, op, NS, out["location"], "containerappsjob"))
 
     def delete_job(req: Request):
-        require_rg(state, req)
-        r = state.resource(job_id(req))
-        if r is None:
-            return Response.empty(204)
-        r.body["properties"]["provisioningState"] = "Deleting"
+        return lro_delete(fake, state, lro, req, job_id(req), deleting="Deleting", namespace=NS, kind="containerappsjob")
 
-        def done():
-            state.resources.pop(r.id.lower(), None)
-            fake.on_resource_deleted(r)
-
-        op = lro.start(req, "location", resource_id=None, on_success=done, final=lambda: (200, None))
-        if op.pending_polls == 0 and not op.fail:
-            lro.finish(op)
-        return Response.empty(202, lro.headers(req, op, NS, r.body["location"], "containerappsjob"))
-
-    def list_jobs_rg(req: Request):
-        require_rg(state, req)
-        prefix = f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()
-        return page(req, [r.body for k, r in state.resources.items() if r.type == T_JOB and k.startswith(prefix)], 100)
-
-    def list_jobs_sub(req: Request):
-        sub = require_sub(state, req)
-        return page(req, [r.body for k, r in state.resources.items() if r.type == T_JOB and k.startswith(f"/subscriptions/{sub}/")], 100)
+    list_jobs_rg, list_jobs_sub = list_handlers(state, T_JOB)
 
     # -- executions ---------------------------------------------------------------------------------
     def start(req: Request):

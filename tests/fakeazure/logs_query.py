@@ -341,7 +341,7 @@ def register(router, fake):
         from .arm_loganalytics import find_workspace_by_customer_id
 
         if find_workspace_by_customer_id(state, cid) is None:
-            return Response.json(404, {"error": {"message": f"The workspace could not be found", "code": "WorkspaceNotFoundError",
+            return Response.json(404, {"error": {"message": "The workspace could not be found", "code": "WorkspaceNotFoundError",
                                                  "correlationId": util.new_guid()}})
         try:
             body = req.json() or {}

@@ -113,7 +113,6 @@ def register(router, fake):
         return fmt
 
     def job_resource(req):
-        from .arm_common import find_by_name
 
         for r in state.resources.values():
             if r.type == "Microsoft.App/jobs" and r.body["name"].lower() == req.params["job"].lower() \

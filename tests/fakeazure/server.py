@@ -2,7 +2,6 @@
 the ARM / Files / Log Analytics / log-stream handlers, faults and the request log."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

@@ -404,7 +404,7 @@ class AppSimulator(_Base):
                     reason, msg = (ev if isinstance(ev, tuple) else (ev, None))
                     self.event(rev, rep.name, "Warning", reason,
                                msg or {"ContainerCrashing": f"Container '{containers[0]}' was terminated with exit code '1' and reason 'ProcessExited'",
-                                       "ProbeFailed": f"Probe of StartUp failed with status code: 1"}.get(reason, reason))
+                                       "ProbeFailed": "Probe of StartUp failed with status code: 1"}.get(reason, reason))
             self.state.cond.notify_all()
 
 
