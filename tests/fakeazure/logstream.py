@@ -139,15 +139,7 @@ def register(router, fake):
         ex = next((e for e in state.executions.get(job.id.lower(), []) if e.name.lower() == req.params["exec"].lower()), None)
         if ex is None:
             return _err(404, "JobExecutionNotFound", f"Job execution '{req.params['exec']}' was not found.")
-        rep = next((r for r in ex.replicas if r.name.lower() == req.params["replica"].lower()), None)
-        if rep is None:
-            return _err(404, "ReplicaNotFound", f"Replica '{req.params['replica']}' was not found.")
-        c = req.params["container"]
-        if c not in rep.logs:
-            return _err(404, "ContainerNotFound", f"Container '{c}' was not found in replica '{rep.name}'.")
-        banner = [f"Connecting to the container '{c}'...",
-                  f"Successfully Connected to container: '{c}' [Execution: '{ex.name}', Replica: '{rep.name}']"]
-        return stream(req, lambda: rep.logs[c], lambda: rep.ended, console_fmt(p), p, banner)
+        return replica_console(req, p, ex.replicas, "Execution", ex.name)
 
     def app_logstream(req: Request):
         p = _Params(req)
@@ -161,14 +153,18 @@ def register(router, fake):
         rev = state.revisions.get(app.id.lower(), {}).get(req.params["rev"].lower())
         if rev is None:
             return _err(404, "RevisionNotFound", f"Revision '{req.params['rev']}' was not found.")
-        rep = next((r for r in rev.replicas if r.name.lower() == req.params["replica"].lower()), None)
+        return replica_console(req, p, rev.replicas, "Revision", rev.name)
+
+    def replica_console(req: Request, p: "_Params", replicas: list, owner_kind: str, owner_name: str):
+        """The console stream of one container of one replica (of a job execution or an app revision)."""
+        rep = next((r for r in replicas if r.name.lower() == req.params["replica"].lower()), None)
         if rep is None:
             return _err(404, "ReplicaNotFound", f"Replica '{req.params['replica']}' was not found.")
         c = req.params["container"]
         if c not in rep.logs:
             return _err(404, "ContainerNotFound", f"Container '{c}' was not found in replica '{rep.name}'.")
         banner = [f"Connecting to the container '{c}'...",
-                  f"Successfully Connected to container: '{c}' [Revision: '{rev.name}', Replica: '{rep.name}']"]
+                  f"Successfully Connected to container: '{c}' [{owner_kind}: '{owner_name}', Replica: '{rep.name}']"]
         return stream(req, lambda: rep.logs[c], lambda: rep.ended, console_fmt(p), p, banner)
 
     def event_fmt(p: _Params):
