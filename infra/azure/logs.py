@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -51,7 +52,51 @@ def logs(backend, *, execution: Optional[str] = None, inference: bool = False, f
     if since is not None and since <= 0:
         raise InputError("--since must be a positive duration.", field="--since", fix="e.g. --since 30m")
     reader = _AppLogs(backend, system) if inference else _JobLogs(backend, system, execution)
-    return reader.run(follow=follow, since=since)
+    return LogStream(reader, reader.run(follow=follow, since=since))
+
+
+class LogStream:
+    """The events of ``logs()``, plus ``abort()``: callable from ANY thread (a UI closing its log
+    view), it closes the open HTTP response so a read blocked on a quiet stream returns at once,
+    and the iteration then ends. (A generator can't be closed from another thread while it runs.)"""
+
+    def __init__(self, reader: "_Reader", events: Iterator[object]):
+        self._reader = reader
+        self._events = events
+
+    def __iter__(self) -> "LogStream":
+        return self
+
+    def __next__(self) -> object:
+        if self._reader.aborted.is_set():
+            self._events.close()
+            raise StopIteration
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()
+
+    def abort(self) -> None:
+        self._reader.abort()
+
+
+def _interrupt(resp) -> None:
+    """Wake a read blocked in another thread: closing the file object alone does not wake recv() on
+    Linux, shutting the socket down does."""
+    import socket
+
+    raw = getattr(resp, "raw", None)
+    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    resp.close()
 
 
 # -- the HTTP side ------------------------------------------------------------------------------------
@@ -227,6 +272,14 @@ class _Reader:
         self.ended: Optional[Execution] = None
         self.complete = False
         self.pace = Pace()
+        self.aborted = threading.Event()
+        self._resp = None  # the open stream response, closed by abort() from another thread
+
+    def abort(self) -> None:
+        self.aborted.set()
+        resp = self._resp
+        if resp is not None:
+            _interrupt(resp)
 
     @property
     def client(self):
@@ -278,7 +331,7 @@ class _Reader:
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            self.aborted.wait(seconds)  # an abort wakes a back-off at once
 
     # the loop -------------------------------------------------------------------------------------------
     def follow_live(self, *, follow: bool, waiting_detail: str) -> Iterator[object]:
@@ -300,6 +353,8 @@ class _Reader:
         read_timeout = max((SYSTEM_READ_TIMEOUT if self.system else IDLE_READ_TIMEOUT) * self.scale, 0.2)
         self.complete = False
         while True:
+            if self.aborted.is_set():
+                return
             if src is None:
                 ex = self.finished()
                 # a finished run: stop once the stream is complete or stops bringing lines
@@ -344,6 +399,7 @@ class _Reader:
             dropped_before, connected_at = self.deduper.dropped, time.monotonic()
             try:
                 resp = _open(self.backend, src, follow=follow, tail=tail, read_timeout=read_timeout)
+                self._resp = resp
             except (_Unavailable, *_stream_errors()) as exc:
                 failures += 1
                 src, progressed = None, False
@@ -388,10 +444,17 @@ class _Reader:
                     self.pace.arrived(micros(rec.timestamp))
                     yield self.line(rec.timestamp, rec.text, src.label)
                 clean = True
-            except _stream_errors() as exc:
+            except Exception as exc:  # noqa: BLE001 - a response closed under a read raises whatever it raises
+                if self.aborted.is_set():
+                    return
+                if not isinstance(exc, _stream_errors()):
+                    raise
                 idle = _is_read_timeout(exc)
             finally:
+                self._resp = None
                 resp.close()
+            if self.aborted.is_set():
+                return
             if short:
                 widen = True  # ask again at once, for more
                 continue

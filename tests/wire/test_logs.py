@@ -294,3 +294,31 @@ def test_a_run_followed_late_is_shown_from_its_first_line(logs_env):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert texts(collect(logs_env.backend().logs(execution=name))) == lines
+
+
+def test_abort_from_another_thread_ends_a_stream_blocked_on_a_quiet_run(logs_env, monkeypatch):
+    """A UI closing its log view: abort() closes the connection, the blocked read returns at once."""
+    import threading
+
+    monkeypatch.setenv("FTSTUDIO_LOG_POLL_SCALE", "1")  # real waits: a quiet stream re-checks after 60 s
+    logs_env.fake.jobs.script(JOB, lines=["first", "second"], line_interval=30.0)
+    name = logs_env.start()
+    stream = logs_env.backend().logs(execution=name)
+    seen, done = [], threading.Event()
+
+    def consume():
+        for ev in stream:
+            seen.append(ev)
+        done.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    deadline = time.monotonic() + 15
+    while "first" not in texts(seen):
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.02)
+    started = time.monotonic()
+    stream.abort()
+    assert done.wait(5), "the stream did not end after abort()"
+    assert time.monotonic() - started < 3
+    assert "second" not in texts(seen) and not states(seen, "ended")  # detached, the run goes on
+    assert logs_env.backend().execution(name).status == "Running"

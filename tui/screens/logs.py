@@ -67,6 +67,7 @@ class LogsScreen(Screen):
         try:
             stream = self.app.backend.logs(execution=self.execution, inference=self.inference,
                                            follow=self.follow_stream, system=self.system)
+            self._live_stream = stream  # a plain handle (no widget): closing the screen aborts it
             for item in stream:
                 if worker.is_cancelled:
                     break
@@ -98,8 +99,19 @@ class LogsScreen(Screen):
         if self.view.has_class("-finding"):
             self.view.close_find()
             return
-        self.workers.cancel_group(self, "logs")
+        self.stop_stream()
         self.app.pop_screen()
+
+    def stop_stream(self) -> None:
+        """Cancel the worker and abort its stream, so a read blocked on a quiet stream ends now."""
+        self.workers.cancel_group(self, "logs")
+        stream, self._live_stream = getattr(self, "_live_stream", None), None
+        abort = getattr(stream, "abort", None)  # backends whose streams can be aborted from another thread
+        if abort is not None:
+            abort()
+
+    def on_unmount(self) -> None:
+        self.stop_stream()
 
     def action_follow(self) -> None:
         self.view.toggle_follow()
