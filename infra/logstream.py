@@ -330,3 +330,32 @@ def env_scale() -> float:
         return max(0.0, float(os.environ.get("FTSTUDIO_LOG_POLL_SCALE", "1")))
     except ValueError:
         return 1.0
+
+
+class AbortableStream:
+    """A backend's log events plus ``abort()``, callable from ANY thread (a UI closing its log view).
+
+    A generator can't be closed from another thread while it runs, so the backend waits on the
+    ``aborted`` event instead of sleeping and ``on_abort`` wakes any blocking read (a socket)."""
+
+    def __init__(self, events, aborted, on_abort=None):
+        self._events = events
+        self.aborted = aborted  # threading.Event shared with the producer
+        self._on_abort = on_abort
+
+    def __iter__(self) -> "AbortableStream":
+        return self
+
+    def __next__(self) -> object:
+        if self.aborted.is_set():
+            self._events.close()
+            raise StopIteration
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()
+
+    def abort(self) -> None:
+        self.aborted.set()
+        if self._on_abort is not None:
+            self._on_abort()

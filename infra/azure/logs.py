@@ -27,7 +27,8 @@ from typing import Iterator, Optional
 from infra.azure.secrets import Target, describe_error, call, read_resource, secret_values, target
 from infra.errors import InputError, OperationFailed
 from infra.events import LogLine, StreamState
-from infra.logstream import MAX_TAIL, Backoff, Deduper, Pace, Record, env_scale, micros, parse_record, parse_timestamp
+from infra.logstream import (MAX_TAIL, AbortableStream, Backoff, Deduper, Pace, Record, env_scale, micros, parse_record,
+                             parse_timestamp)
 from infra.models import RUNNING_STATES, TERMINAL_STATES, Execution
 from infra.redact import Redactor
 
@@ -52,32 +53,7 @@ def logs(backend, *, execution: Optional[str] = None, inference: bool = False, f
     if since is not None and since <= 0:
         raise InputError("--since must be a positive duration.", field="--since", fix="e.g. --since 30m")
     reader = _AppLogs(backend, system) if inference else _JobLogs(backend, system, execution)
-    return LogStream(reader, reader.run(follow=follow, since=since))
-
-
-class LogStream:
-    """The events of ``logs()``, plus ``abort()``: callable from ANY thread (a UI closing its log
-    view), it closes the open HTTP response so a read blocked on a quiet stream returns at once,
-    and the iteration then ends. (A generator can't be closed from another thread while it runs.)"""
-
-    def __init__(self, reader: "_Reader", events: Iterator[object]):
-        self._reader = reader
-        self._events = events
-
-    def __iter__(self) -> "LogStream":
-        return self
-
-    def __next__(self) -> object:
-        if self._reader.aborted.is_set():
-            self._events.close()
-            raise StopIteration
-        return next(self._events)
-
-    def close(self) -> None:
-        self._events.close()
-
-    def abort(self) -> None:
-        self._reader.abort()
+    return AbortableStream(reader.run(follow=follow, since=since), reader.aborted, reader.interrupt)
 
 
 def _interrupt(resp) -> None:
@@ -275,8 +251,8 @@ class _Reader:
         self.aborted = threading.Event()
         self._resp = None  # the open stream response, closed by abort() from another thread
 
-    def abort(self) -> None:
-        self.aborted.set()
+    def interrupt(self) -> None:
+        """After ``aborted`` is set: wake the read blocked on the open response (any thread)."""
         resp = self._resp
         if resp is not None:
             _interrupt(resp)
@@ -400,6 +376,9 @@ class _Reader:
             try:
                 resp = _open(self.backend, src, follow=follow, tail=tail, read_timeout=read_timeout)
                 self._resp = resp
+                if self.aborted.is_set():  # abort() ran before _resp was set: it could not close this one
+                    resp.close()
+                    return
             except (_Unavailable, *_stream_errors()) as exc:
                 failures += 1
                 src, progressed = None, False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets as _random
 import shlex
+import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -21,6 +22,7 @@ from infra.local import supervisor as sv
 from infra.local.commands import local_script
 from infra.local.layout import LocalLayout, pip_cache_dir
 from infra.local.logs import follow_run
+from infra.logstream import AbortableStream
 from infra.local.pyenv import ENV_VAR, PythonEnv, ensure_env, env_status, override_python
 from infra.local.secrets import SecretStore
 from infra.models import RUNNING_STATES, TERMINAL_STATES, Endpoint, Execution, PlannedChange, SyncResult
@@ -261,7 +263,9 @@ class LocalBackend:
         else:
             ex = self.execution(execution)
             run_dir, source = self.layout.runs / ex.name, ex.name
-        return follow_run(run_dir, runs.status_of, follow=follow, system=system, since=since, source=source)
+        aborted = threading.Event()
+        return AbortableStream(follow_run(run_dir, runs.status_of, follow=follow, system=system, since=since,
+                                          source=source, aborted=aborted), aborted)
 
     # -- secrets ----------------------------------------------------------------------------------------------
     def secret_set(self, name: str, value: str, *, inference: bool = False) -> None:

@@ -7,6 +7,7 @@ status, the lines it then reads are all there is.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -40,7 +41,8 @@ class _Tail:
 
 
 def follow_run(run_dir: Path, status_of: Callable[[Path], dict], *, follow: bool = True, system: bool = False,
-               since: Optional[float] = None, source: str = "") -> Iterator[object]:
+               since: Optional[float] = None, source: str = "",
+               aborted: Optional[threading.Event] = None) -> Iterator[object]:
     tail = _Tail(run_dir / (sv.EVENTS if system else sv.LOG))
     cutoff = time.time() - since if since else None
     announced = None
@@ -71,4 +73,7 @@ def follow_run(run_dir: Path, status_of: Callable[[Path], dict], *, follow: bool
             return
         if not follow:
             return
-        time.sleep(POLL_S)
+        if aborted is None:
+            time.sleep(POLL_S)
+        elif aborted.wait(POLL_S):  # abort() from another thread ends a quiet follow at once
+            return

@@ -92,3 +92,29 @@ def test_follow_started_before_the_first_line_waits_for_it(new_project):
     reader.join(20)
     assert [e.text for e in got if isinstance(e, LogLine)] == ["late hello"]
     assert got[0] == StreamState("running", detail=ex.name)
+
+
+def test_abort_from_another_thread_ends_a_quiet_follow(new_project):
+    """A UI closing its log view: the follower stops at once, the run goes on."""
+    backend = LocalBackend(new_project(["echo started", "sleep 300"]))
+    ex = backend.run()
+    try:
+        stream = backend.logs(execution=ex.name, follow=True)
+        seen, done = [], threading.Event()
+
+        def consume():
+            for item in stream:
+                seen.append(item)
+            done.set()
+
+        threading.Thread(target=consume, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while "started" not in [e.text for e in seen if isinstance(e, LogLine)]:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+        stream.abort()
+        assert done.wait(2), "the follow did not end after abort()"
+        assert not [e for e in seen if isinstance(e, StreamState) and e.state == "ended"]
+        assert backend.execution(ex.name).status == "Running"
+    finally:
+        backend.stop(ex.name)
