@@ -74,17 +74,21 @@ def container_command(commands) -> list[str]:
     return ["/bin/bash", "-c", "set -euo pipefail; " + " && ".join(commands)]
 
 
+def _job_not_found(refs) -> InputError:
+    return InputError(
+        f"Container Apps job {refs.job} was not found in resource group {refs.resource_group}.",
+        field="ACA_JOB_NAME",
+        fix="run `ftstudio provision finetune` (or fix infra/finetuning.config.json)",
+    )
+
+
 def _get_job(backend, refs) -> dict:
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
     try:
         return _wire(backend.session.appcontainers.jobs.get(refs.resource_group, refs.job))
     except ResourceNotFoundError:
-        raise InputError(
-            f"Container Apps job {refs.job} was not found in resource group {refs.resource_group}.",
-            field="ACA_JOB_NAME",
-            fix="run `ftstudio provision finetune` (or fix infra/finetuning.config.json)",
-        ) from None
+        raise _job_not_found(refs) from None
     except HttpResponseError as exc:
         raise OperationFailed(f"Could not read job {refs.job}: {_describe(exc)}") from None
 
@@ -193,11 +197,7 @@ def _list(backend, refs) -> list[Execution]:
     try:
         items = [_wire(x) for x in client.jobs_executions.list(refs.resource_group, refs.job)]  # pager follows nextLink
     except ResourceNotFoundError:
-        raise InputError(
-            f"Container Apps job {refs.job} was not found in resource group {refs.resource_group}.",
-            field="ACA_JOB_NAME",
-            fix="run `ftstudio provision finetune` (or fix infra/finetuning.config.json)",
-        ) from None
+        raise _job_not_found(refs) from None
     except HttpResponseError as exc:
         raise OperationFailed(f"Could not list the executions of job {refs.job}: {_describe(exc)}") from None
     out = [to_execution(item, link_map, state_runs) for item in items]
