@@ -5,23 +5,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
+VENV="${FTSTUDIO_VENV:-.venv}"
+OLIVE_VENV="${FTSTUDIO_OLIVE_VENV:-.venv-olive}"
+# Every install below (and the project venvs the e2e tests build with pip) takes the locked versions:
+# constraints/*.txt agree with scaffolds/pins.py (scripts/lock.py check), so no upstream release
+# changes what the suite runs on. `python scripts/lock.py bump` moves them on purpose.
+export PIP_CONSTRAINT="$PWD/constraints/test.txt $PWD/constraints/olive.txt"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
 fi
 # torch is pinned (torch==2.13.0) in the test extra: pip takes the CPU wheel, never a CUDA build.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
 
 # Olive's pins (scaffolds/pins.py) clash with nothing but weigh 400 MB, so they live in an overlay venv
-# that sees .venv's packages through a .pth file. FTSTUDIO_SKIP_OLIVE=1 skips it (the test then skips).
+# that sees the main venv's packages through a .pth file. FTSTUDIO_SKIP_OLIVE=1 skips it (the test then skips).
 if [ "${FTSTUDIO_SKIP_OLIVE:-0}" != "1" ]; then
-  if [ ! -x .venv-olive/bin/python ]; then
-    "$PYTHON" -m venv .venv-olive
+  if [ ! -x "$OLIVE_VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$OLIVE_VENV"
   fi
-  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  osite=$(.venv-olive/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  osite=$("$OLIVE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$site" > "$osite/ftstudio-main-venv.pth"
-  .venv-olive/bin/python -m pip install -q --disable-pip-version-check \
-    $(.venv/bin/python -c 'from scaffolds.pins import OLIVE, pin; print(" ".join(pin(n) for n in OLIVE))')
-  export FTSTUDIO_OLIVE_PYTHON="$PWD/.venv-olive/bin/python"
+  "$OLIVE_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    $("$VENV/bin/python" -c 'from scaffolds.pins import OLIVE, pin; print(" ".join(pin(n) for n in OLIVE))')
+  export FTSTUDIO_OLIVE_PYTHON="$PWD/$OLIVE_VENV/bin/python"
+  case "$OLIVE_VENV" in /*) export FTSTUDIO_OLIVE_PYTHON="$OLIVE_VENV/bin/python" ;; esac
 fi
-exec .venv/bin/python -m pytest -q "$@"
+exec "$VENV/bin/python" -m pytest -q "$@"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets as _random
 import string
+import threading
 import time
 from typing import Optional
 
@@ -17,16 +18,27 @@ from infra.models import Endpoint
 
 DEFAULT_TIMEOUT_S = 20 * 60  # a GPU cold start (image pull + pip from the share cache) takes minutes
 _ALPHABET = string.ascii_lowercase + string.digits
+_stamp_lock = threading.Lock()
+_last_stamp = 0
 
 
 def new_revision_suffix(now: Optional[float] = None) -> str:
-    """Short, unique, valid suffix: a letter, base36 time, random tail (lowercase alnum)."""
-    n = int(now if now is not None else time.time())
+    """A valid suffix (12 lowercase alnum, a letter first) that this process never repeats.
+
+    The stamp is milliseconds, kept strictly increasing within the process (two deploys in one
+    millisecond, or a fixed ``now``, still differ), so uniqueness here holds by construction; the
+    4 random characters separate processes deploying in the same millisecond (1 in 1.7 million).
+    """
+    global _last_stamp
+    ms = int((now if now is not None else time.time()) * 1000)
+    with _stamp_lock:
+        _last_stamp = max(ms, _last_stamp + 1)
+        n = _last_stamp
     stamp = ""
     while n:
         n, r = divmod(n, 36)
         stamp = _ALPHABET[r] + stamp
-    return "d" + stamp[-6:] + "".join(_random.choice(_ALPHABET) for _ in range(3))
+    return "d" + stamp[-7:] + "".join(_random.choice(_ALPHABET) for _ in range(4))
 
 
 def _app_coordinates(backend) -> tuple[str, str]:
