@@ -88,3 +88,27 @@ class Cancelled(FtError):
 
     def __init__(self, message: str = "Interrupted."):
         super().__init__(message)
+
+
+def from_unexpected(exc: BaseException) -> "FtError | None":
+    """The contract's error for an OS or decoding error no command caught (None: a real bug).
+
+    An OSError is the operation failing on this machine (exit 1) and names its path; undecodable
+    text or JSON is bad input (exit 2).
+    """
+    import json
+
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        if exc.filename2:
+            where += f" -> {exc.filename2}"
+        reason = exc.strerror or type(exc).__name__
+        return OperationFailed(f"{reason}:{where}" if where else f"{reason}.", field=str(exc.filename or "") or None,
+                               fix="check the path, its permissions and the free disk space, then run again")
+    if isinstance(exc, json.JSONDecodeError):
+        return InputError(f"A file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+                          fix="fix or regenerate the file, then run again")
+    if isinstance(exc, UnicodeError):
+        return InputError(f"A file is not valid UTF-8 text ({type(exc).__name__}).",
+                          fix="save the file as UTF-8, then run again")
+    return None

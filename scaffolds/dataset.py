@@ -6,6 +6,7 @@ written or uploaded (AI Toolkit validated nothing: bad rows surfaced as a crash 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,11 +73,19 @@ def validate_lines(lines, name: str, text_template: str) -> DatasetReport:
 
 def validate_file(path: Path, text_template: str) -> DatasetReport:
     path = Path(path)
+    fix = "pass an existing .jsonl file to --dataset"
+    if path.is_dir():
+        raise _bad(f"Dataset {str(path)!r} is a folder, not a file.", fix)
+    if os.path.lexists(path) and not path.is_file():
+        # /dev/zero, a FIFO, a socket or a dangling link: reading it would hang or never end
+        raise _bad(f"Dataset {str(path)!r} is not a regular file.", fix)
     if not path.is_file():
-        raise _bad(f"Dataset file {str(path)!r} does not exist.", "pass an existing .jsonl file to --dataset")
+        raise _bad(f"Dataset file {str(path)!r} does not exist.", fix)
     try:
         with open(path, encoding="utf-8") as fh:
             return validate_lines(fh, path.name, text_template)
     except UnicodeDecodeError as exc:
         raise _bad(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
                    "save the file as UTF-8 JSONL") from None
+    except OSError as exc:
+        raise _bad(f"Cannot read the dataset {str(path)!r} ({exc.strerror}).", "check the file's permissions") from None

@@ -100,12 +100,25 @@ def validate_name(name: Optional[str]) -> str:
 
 
 def target_path(parent: Path, name: str) -> Path:
-    path = Path(parent).expanduser().absolute() / name
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    base = Path(parent).expanduser().absolute()
+    path = base / name
+    # The nearest existing ancestor must be a folder we may write in: /etc/passwd/sub and /sys/kernel
+    # fail here with a message instead of half-way through mkdir.
+    existing = next(p for p in [base, *base.parents] if os.path.lexists(p))
+    if not existing.is_dir():
+        raise InputError(f"--dir {parent} is not a folder ({existing} is a file).", field="--dir",
+                         fix="pass a folder to create the project in")
+    try:
+        taken = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    except OSError as exc:
+        raise InputError(f"Cannot look into {path} ({exc.strerror}).", field="--dir",
+                         fix="pass a folder you can write to") from None
+    if taken:
         raise InputError(f"{path} already exists and is not empty.", field="NAME",
                          fix="choose another name or --dir, or remove that folder")
-    if Path(parent).expanduser().exists() and not Path(parent).expanduser().is_dir():
-        raise InputError(f"--dir {parent} is not a folder.", field="--dir", fix="pass a folder to create the project in")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--dir {parent}: {existing} is not writable.", field="--dir",
+                         fix="pass a folder you can write to")
     return path
 
 
@@ -354,10 +367,16 @@ def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Gener
     plan = plan_project(spec, on_event)
     path = plan.path
     on_event(ev.StepStarted("render", f"Project {path}"))
-    created_parents = _make_parents(path.parent)
     # not mkdtemp: its 0700 mode would become the project folder's; mkdir honours the umask
     tmp = path.parent / f".{path.name}.ftstudio-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    created_parents: list[Path] = []
+    try:
+        created_parents = _make_parents(path.parent)
+        tmp.mkdir()
+    except OSError as exc:  # e.g. /sys or a read-only mount that os.access() called writable
+        _remove_parents(created_parents)
+        raise InputError(f"Cannot create the project in {path.parent} ({exc.strerror}).", field="--dir",
+                         fix="pass a folder you can write to") from None
     try:
         files = write_project(plan, tmp)
         if path.exists():
@@ -365,16 +384,20 @@ def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Gener
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        for folder in reversed(created_parents):
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        _remove_parents(created_parents)
         raise
     on_event(ev.StepFinished("render", f"Project {path}", detail=f"{len(files)} files"))
     return GeneratedProject(path=path, model=plan.model, recipe=plan.recipe, target=plan.target,
                             params=plan.params, files=files, train_file=plan.train_file,
                             dataset_rows=plan.dataset.rows, warnings=plan.warnings)
+
+
+def _remove_parents(created: list[Path]) -> None:
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _make_parents(folder: Path) -> list[Path]:
@@ -384,6 +407,12 @@ def _make_parents(folder: Path) -> list[Path]:
             break
         missing.append(p)
     missing.reverse()
-    for p in missing:
-        p.mkdir()
-    return missing
+    made: list[Path] = []
+    try:
+        for p in missing:
+            p.mkdir()
+            made.append(p)
+    except OSError:
+        _remove_parents(made)
+        raise
+    return made

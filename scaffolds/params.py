@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -137,6 +138,25 @@ def unknown_param(name: str) -> InputError:
                 f"use one of: {', '.join(NAMES)}")
 
 
+# Numbers as people write them: ASCII digits, optional sign, decimal point and exponent. Python's own
+# int()/float() also take '1_6', Arabic-Indic digits and 'infinity', which no user means.
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _parse_number(text: Any, *, integer: bool) -> Any:
+    if isinstance(text, bool):
+        raise ValueError
+    if isinstance(text, (int, float)):
+        return text
+    value = str(text)
+    if integer and _INT_RE.fullmatch(value):
+        return int(value)
+    if _FLOAT_RE.fullmatch(value):
+        return float(value)
+    raise ValueError
+
+
 def _unescape(text: str) -> str:
     # Shells make real newlines awkward: accept \n, \t and \\ in text values.
     out, i = [], 0
@@ -160,17 +180,14 @@ def coerce(name: str, raw: Any) -> Any:
     text = raw.strip() if isinstance(raw, str) else raw
     try:
         if p.type == "int":
-            if isinstance(text, bool):
-                raise ValueError
-            if isinstance(text, float):
-                if not text.is_integer():
+            value = _parse_number(text, integer=True)
+            if isinstance(value, float):  # 1e3 or 16.0 from JSON: fine when whole
+                if not math.isfinite(value) or not value.is_integer():
                     raise ValueError
-                return int(text)
-            return int(text) if isinstance(text, int) else int(str(text), 10)
+                return int(value)
+            return value
         if p.type == "float":
-            if isinstance(text, bool):
-                raise ValueError
-            value = float(text)
+            value = float(_parse_number(text, integer=False))
             if not math.isfinite(value):
                 raise ValueError
             return value

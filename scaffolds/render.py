@@ -5,6 +5,10 @@
 - A path component ``dot-NAME`` becomes ``.NAME`` (so the template tree itself holds no live
   ``.gitignore`` that would affect this repository).
 - Files only a recipe needs (Olive's) are skipped for the others.
+- Escaping is per output language, like jinja2's autoescape: a ``.json`` / ``.bicep`` template
+  puts user strings through ``|json`` / ``|bicep`` (a whole literal) or ``|bicep_text`` (inside a
+  quoted string); any other string that reaches the output with a character special to that
+  language (a quote, a backslash, ``${``, a control character) is refused, never pasted.
 """
 from __future__ import annotations
 
@@ -50,7 +54,37 @@ def template_files(recipe: str) -> Iterator[tuple[Path, str, str]]:
         yield src, rel, out
 
 
-def environment():
+class Escaped(str):
+    """Text an escaping filter produced: safe to paste into its language."""
+
+
+# What a plain (unfiltered) string may not contain, per output language.
+_UNSAFE = {
+    "json": re.compile(r'["\\\x00-\x1f\x7f]'),
+    "bicep": re.compile(r"['\\\x00-\x1f\x7f]|\$\{"),
+}
+
+
+def language(rel: str) -> str:
+    name = rel[:-3] if rel.endswith(".j2") else rel
+    return name.rsplit(".", 1)[-1] if "." in name else "text"
+
+
+def _finalizer(lang: str, rel: str):
+    unsafe = _UNSAFE.get(lang)
+
+    def finalize(value):
+        if unsafe is None or isinstance(value, Escaped) or not isinstance(value, str):
+            return value
+        if unsafe.search(value):
+            raise RuntimeError(f"template {rel} renders {value!r} unescaped: put it through |{lang}")
+        return value
+
+    return finalize
+
+
+def environment(rel: str = ""):
+    """The jinja2 environment for template ``rel`` (its finalizer depends on the output language)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -58,20 +92,43 @@ def environment():
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=_finalizer(language(rel), rel),
     )
-    env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False)
+    env.filters["json"] = json_literal
     env.filters["bicep"] = bicep_literal
+    env.filters["bicep_text"] = bicep_text
     return env
 
 
-def bicep_literal(value) -> str:
-    """A Python str/int/bool as a bicep literal ('single-quoted', with \\ and \' escaped)."""
+def json_literal(value) -> Escaped:
+    return Escaped(json.dumps(value, ensure_ascii=False))
+
+
+_BICEP_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "$": "\\$"}
+
+
+def bicep_text(value: str) -> Escaped:
+    """``value`` escaped for the inside of a bicep '...' string (\\, \', \\n, \\r, \\t, \\$; other
+    control characters as \\u{..})."""
+    out = []
+    for ch in str(value):
+        if ch in _BICEP_ESCAPES:
+            out.append(_BICEP_ESCAPES[ch])
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append("\\u{%x}" % ord(ch))
+        else:
+            out.append(ch)
+    return Escaped("".join(out))
+
+
+def bicep_literal(value) -> Escaped:
+    """A Python str/int/bool as a bicep literal ('single-quoted', escaped)."""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return Escaped("true" if value else "false")
     if isinstance(value, int):
-        return str(value)
+        return Escaped(str(value))
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
+        return Escaped("'" + bicep_text(value) + "'")
     raise TypeError(f"no bicep literal for {type(value).__name__}")
 
 
@@ -87,7 +144,6 @@ def render_tree(dest: Path, context: dict, recipe: str) -> list[str]:
     """Render/copy the template tree into ``dest``; returns the output paths written."""
     import jinja2
 
-    env = environment()
     tokens = aitk_tokens()
     written = []
     for src, rel, out in template_files(recipe):
@@ -95,7 +151,7 @@ def render_tree(dest: Path, context: dict, recipe: str) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".j2"):
             try:
-                text = env.get_template(rel).render(**context)
+                text = environment(rel).get_template(rel).render(**context)
             except jinja2.UndefinedError as exc:
                 raise RuntimeError(f"template {rel}: {exc.message}") from None
             leftover = JINJA_LEFTOVER.search(text) or tokens.search(text)

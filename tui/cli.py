@@ -6,10 +6,23 @@ ARCHITECTURE.md's; exit codes are ``infra.errors.ExitCode``.
 """
 from __future__ import annotations
 
-import argparse
 import os
+import signal
 import sys
-from importlib import import_module
+
+
+def _interrupted_at_startup(signum, frame):  # noqa: ARG001 - signal handler signature
+    # Ctrl-C before main() takes over (imports, parser set-up): the contract's line and 130, no traceback.
+    os.write(2, b"error: Interrupted.\n")
+    os._exit(130)
+
+
+# Installed first, and only when this process *is* the CLI (importing tui.cli in a test keeps its Ctrl-C).
+if os.path.basename(sys.argv[0]).startswith("ftstudio") or sys.argv[0].endswith(os.path.join("tui", "__main__.py")):
+    signal.signal(signal.SIGINT, _interrupted_at_startup)
+
+import argparse  # noqa: E402
+from importlib import import_module  # noqa: E402
 
 EPILOG = """\
 exit codes: 0 success, 1 operation failed (cloud said no, job failed), 2 bad input or usage,
@@ -125,7 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    if signal.getsignal(signal.SIGINT) is _interrupted_at_startup:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, KeyboardInterrupt cleans up
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # before a command's own handler exists (parser set-up, imports)
+        sys.stderr.write("error: Interrupted.\n")
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -138,12 +160,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(project=args.project)
 
-    from infra.errors import Cancelled, ExitCode, FtError
+    from infra.errors import Cancelled, ExitCode, FtError, from_unexpected
     from tui.output import Console
 
     console = Console(json_mode=args.json, non_interactive=args.non_interactive or _ci())
-    module = import_module(f"tui.commands.{args.command}")
     try:
+        module = import_module(f"tui.commands.{args.command}")
         return int(module.run(args, console) or 0)
     except FtError as err:
         console.error(err)
@@ -156,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except (OSError, UnicodeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        # The one boundary: an OS or decoding error that escaped a command is a message, not a traceback.
+        # A ValueError that is not about decoding is a bug: it keeps its traceback. FTSTUDIO_DEBUG=1 keeps all.
+        err = from_unexpected(exc)
+        if err is None or os.environ.get("FTSTUDIO_DEBUG") == "1":
+            raise
+        console.error(err)
+        return int(err.exit_code)
 
 
 def _ci() -> bool:

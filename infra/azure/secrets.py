@@ -21,6 +21,7 @@ from typing import Callable, Optional
 
 from infra.errors import InputError, OperationFailed
 from infra.redact import MIN_LENGTH, Redactor
+from infra.secret_rules import check_name, check_value
 
 SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -103,6 +104,7 @@ def secret_name(name: str) -> SecretName:
             fix="Container Apps secret names are lowercase letters, digits and '-', start and end with a letter "
                 f"or digit, at most {MAX_SECRET_NAME} characters (HF_TOKEN becomes hf-token); pick such a name",
         )
+    check_name(env)
     return SecretName(env, secret)
 
 
@@ -256,6 +258,7 @@ def secret_set(backend, name: str, value: str, *, inference: bool = False) -> No
     if not isinstance(value, str) or len(value) < MIN_LENGTH:
         raise InputError(f"The value of {n.env} is too short for a secret ({MIN_LENGTH} characters at least).",
                          field=n.env, fix="give the real secret value")
+    check_value(n.env, value)
     t = target(backend, inference)
     resource = read_resource(backend, t)
     secrets = current_secrets(backend, t)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from infra.errors import InputError, OperationFailed
 from infra.redact import MIN_LENGTH
+from infra.secret_rules import check_name, check_value
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -20,6 +21,7 @@ def validate_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise InputError(f"Secret name {name!r} is not a valid environment variable name.", field="NAME",
                          fix="use letters, digits and _ (not starting with a digit), e.g. HF_TOKEN")
+    check_name(name)
     return name
 
 
@@ -64,6 +66,7 @@ class SecretStore:
             # logs hide secrets by value; one this short cannot be hidden without mangling every line
             raise InputError(f"The value of {name} is too short for a secret ({MIN_LENGTH} characters at least).",
                              field=name, fix="give the real secret value")
+        check_value(name, value)
         data = self._load()
         data.setdefault(self.scope(inference), {})[name] = value
         self._save(data)

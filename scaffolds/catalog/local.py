@@ -28,12 +28,18 @@ def count_safetensors_params(files: list[Path]) -> int:
             if size > 100 * 1024 * 1024:
                 raise ValueError(f"{f.name}: header too large")
             header = json.loads(fh.read(size))
+        if not isinstance(header, dict):
+            raise ValueError(f"{f.name}: the header is not a JSON object")
         for name, tensor in header.items():
             if name == "__metadata__":
                 continue
+            shape = tensor.get("shape") if isinstance(tensor, dict) else None
+            if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                      for d in shape):
+                raise ValueError(f"{f.name}: tensor {name!r} has no valid shape")
             n = 1
-            for dim in tensor["shape"]:
-                n *= int(dim)
+            for dim in shape:
+                n *= dim
             total += n
     return total
 
@@ -45,13 +51,27 @@ def _chat_template(folder: Path) -> str | None:
     tok = folder / "tokenizer_config.json"
     if tok.is_file():
         try:
-            template = json.loads(tok.read_text(encoding="utf-8")).get("chat_template")
+            data = json.loads(tok.read_text(encoding="utf-8"))
         except (ValueError, OSError):
             return None
+        template = data.get("chat_template") if isinstance(data, dict) else None
         if isinstance(template, list):
-            template = next((t.get("template") for t in template if t.get("name") == "default"), None)
+            template = next((t.get("template") for t in template
+                             if isinstance(t, dict) and t.get("name") == "default"), None)
         return template if isinstance(template, str) else None
     return None
+
+
+def _check_folder_name(folder: Path) -> None:
+    # The name becomes the model id and model-cache/local/<name>, rendered into JSON, bicep and shell
+    # steps: escaping covers quotes, but control characters have no business in a path we generate.
+    if any(ord(c) < 32 or ord(c) == 127 for c in folder.name):
+        raise _bad(f"The model folder name {folder.name!r} contains control characters.",
+                   "rename the folder (letters, digits, '.', '_', '-')")
+    # Template markers would read as a template left unrendered in the README and notebooks.
+    if any(mark in folder.name for mark in ("{{", "}}", "{%", "%}", "{#", "#}")):
+        raise _bad(f"The model folder name {folder.name!r} contains template markers ({{{{, {{%, {{#).",
+                   "rename the folder (letters, digits, '.', '_', '-')")
 
 
 def inspect(path: Path) -> dict:
@@ -66,8 +86,13 @@ def inspect(path: Path) -> dict:
                    "point --model at the folder save_pretrained() wrote")
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError is one too
         raise _bad(f"{config_file} is not valid JSON ({exc}).", "repair or re-save the model") from None
+    except OSError as exc:
+        raise _bad(f"Cannot read {config_file} ({exc.strerror}).", "check the folder's permissions") from None
+    if not isinstance(config, dict):
+        raise _bad(f"{config_file} is not a JSON object.", "point --model at the folder save_pretrained() wrote")
+    _check_folder_name(folder)
     weights = sorted({w for g in _WEIGHT_GLOBS for w in folder.glob(g)})
     if not weights:
         raise _bad(f"{folder} has no weights (*.safetensors or pytorch_model*.bin).",
@@ -79,6 +104,9 @@ def inspect(path: Path) -> dict:
         raise _bad(f"Could not read the safetensors weights in {folder} ({exc}).", "repair or re-save the model") from None
     chat_format = formats.detect_from_chat_template(_chat_template(folder))
     ctx = config.get("max_position_embeddings")
+    archs = config.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
+    model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
     return {
         "id": folder.name,
         "repo": None,
@@ -89,10 +117,10 @@ def inspect(path: Path) -> dict:
         "params": params,
         "licence": None,
         "gated": False,
-        "architecture": (config.get("architectures") or [None])[0],
-        "model_type": config.get("model_type"),
+        "architecture": arch,
+        "model_type": model_type,
         "chat_format": chat_format,
-        "context_length": int(ctx) if isinstance(ctx, int) else None,
+        "context_length": ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else None,
         # Never switched on for the user: the generated config says False and the generator warns.
         "trust_remote_code": False,
         "remote_code": bool(config.get("auto_map")),
