@@ -46,7 +46,7 @@ def server(trained_project):
             time.sleep(0.02)
         else:
             pytest.fail(f"not healthy in time: {codes[-3:]}")
-        yield {"base": base, "health_codes": codes, "project": trained_project}
+        yield {"base": base, "health_codes": codes, "project": trained_project, "pid": proc.pid}
     finally:
         proc.terminate()
         try:
@@ -156,6 +156,37 @@ def test_chat_ui_is_mounted_at_root(server):
     page = httpx.get(f"{server['base']}/", timeout=30)
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert "gradio" in page.text.lower()
+
+
+def wakeups(pid: int) -> int:
+    """Voluntary context switches of every thread of ``pid``: each is one sleep-and-wake."""
+    import pathlib
+
+    total = 0
+    for status in pathlib.Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
+
+
+def test_an_idle_server_with_the_chat_ui_sleeps(server):
+    """No request for 3 s: a handful of wake-ups a second (uvicorn's tick, Gradio's idle poll), not the
+    ~1,000 a second of Gradio's 1 ms queue poll. The bound is generous for a loaded CI machine."""
+    httpx.get(f"{server['base']}/", timeout=30)  # the UI has been used once
+    time.sleep(1.0)
+    before, start = wakeups(server["pid"]), time.monotonic()
+    time.sleep(3.0)
+    rate = (wakeups(server["pid"]) - before) / (time.monotonic() - start)
+    assert rate < 100, f"{rate:.0f} wake-ups/s while idle"
+
+
+def test_the_web_chat_answers_through_the_gradio_queue(server):
+    from gradio_client import Client
+
+    chat = Client(server["base"] + "/", auth=("me", API_KEY), verbose=False)
+    answer = chat.predict("I love my dog today", api_name="/respond")  # ChatInterface's fn name
+    assert isinstance(answer, str) and answer.strip()
 
 
 def test_server_refuses_to_start_without_a_key_or_with_an_unknown_run(trained_project):

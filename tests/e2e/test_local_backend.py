@@ -49,8 +49,8 @@ def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
     assert metrics["final_loss"] < metrics["first_loss"] / 2, metrics
 
     deployed = ftstudio("deploy", "--json", *p)
-    assert deployed.returncode == 0, deployed.stderr[-3000:]
-    try:
+    try:  # `down` runs even when the deploy failed half-way, so no server outlives the test
+        assert deployed.returncode == 0, deployed.stderr[-3000:]
         url = json.loads(deployed.stdout)["url"]
         key = ftstudio("secret", "get", "INFERENCE_API_KEY", "--inference", *p).stdout.strip()
         assert key and key not in deployed.stdout + deployed.stderr
