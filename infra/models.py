@@ -68,6 +68,7 @@ class SyncResult:
     bytes_uploaded: int = 0
     dry_run: bool = False
     requests: int = 0  # requests sent (0 when not counted)
+    held_back: dict = field(default_factory=dict)  # secret-shaped path -> the pattern that kept it local
 
     def to_json(self) -> dict:
         return asdict(self)

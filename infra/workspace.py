@@ -40,6 +40,28 @@ DEFAULT_IGNORES = [
     "/outputs/",
     "/.ftstudio/",
 ]
+# Secret-shaped files never leave the machine, whatever .gitignore says (even with no .gitignore at
+# all): only a `!path` in .ftstudioignore, where the user names what they mean to upload, lets one out.
+SECRET_PATTERNS = [
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_ed25519*",
+    "id_ecdsa*",
+    "id_dsa*",
+    ".ssh/",
+    ".aws/",
+    ".azure/",
+    ".gnupg/",
+    "*credentials*.json",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    "*.pfx",
+    "*.p12",
+]
 # Paths the job writes on the share: never deleted by a sync, whatever the flags.
 PROTECTED_PREFIXES = ("outputs/", "model-cache/", ".cache/", "cache/")
 IGNORE_FILE = ".ftstudioignore"
@@ -75,7 +97,9 @@ class IgnoreRules:
         self.root = Path(root)
         self._specs: dict[str, list] = {}
         self._default = _spec(DEFAULT_IGNORES)
+        self._secrets = _spec(SECRET_PATTERNS)
         self._project_file = _spec([*_read_lines(self.root / IGNORE_FILE), *extra])
+        self.held_back: dict[str, str] = {}  # path (a folder ends in /) -> the secret pattern that held it
 
     def _specs_for_dir(self, rel_dir: str) -> list:
         if rel_dir not in self._specs:
@@ -98,10 +122,22 @@ class IgnoreRules:
                 result = spec.check_file(sub)
                 if result.include is not None:
                     decision = result.include
+        secret = self._secrets.check_file(probe)
+        if secret.include:
+            decision = True
         result = self._project_file.check_file(probe)
         if result.include is not None:
             decision = result.include
+        if secret.include and decision:
+            self.held_back[probe] = SECRET_PATTERNS[secret.index]
         return bool(decision)
+
+
+def printable(path: str) -> str:
+    """A path as it may be shown: control characters escaped, so a file name cannot drive the terminal."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in path)
 
 
 def iter_files(root: Path, rules: Optional[IgnoreRules] = None) -> Iterable[tuple[str, os.stat_result]]:

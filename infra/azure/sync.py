@@ -106,7 +106,8 @@ def sync(backend, *, dry_run: bool = False, force: bool = False, delete: bool = 
     root = backend.project.root
     refs = storage_refs(backend, kind)  # not provisioned: say so before scanning anything
     on_event(StepStarted("scan", "Scanning the workspace"))
-    local = workspace.scan(root, cache_path=hash_cache_path(root))
+    rules = workspace.IgnoreRules(root)
+    local = workspace.scan(root, cache_path=hash_cache_path(root), rules=rules)
     local = [e for e in local if not e.path.startswith(NEVER_UPLOADED)]
     on_event(StepFinished("scan", "Scanning the workspace", detail=f"{len(local)} files, {workspace.human_bytes(sum(e.size for e in local))}"))
 
@@ -120,13 +121,15 @@ def sync(backend, *, dry_run: bool = False, force: bool = False, delete: bool = 
                 on_event(Info(exc.one_line(), level="warning"))
             return SyncResult(
                 uploaded=[e.path for e in plan.upload], deleted=list(plan.delete), unchanged=plan.unchanged,
-                bytes_uploaded=plan.bytes, dry_run=True, requests=share.requests,
+                bytes_uploaded=plan.bytes, dry_run=True, requests=share.requests, held_back=dict(rules.held_back),
             )
         workspace.check_upload(plan.upload, force=force)
         if not plan.upload and not plan.delete:
             on_event(Info(f"Share {share.share_name} is up to date ({plan.unchanged} files unchanged)."))
-            return SyncResult(unchanged=plan.unchanged, requests=share.requests)
-        return _Uploader(share, root, plan, (manifest or {}).get("files", {}), manifest_size, on_event).run()
+            return SyncResult(unchanged=plan.unchanged, requests=share.requests, held_back=dict(rules.held_back))
+        result = _Uploader(share, root, plan, (manifest or {}).get("files", {}), manifest_size, on_event).run()
+        result.held_back = dict(rules.held_back)
+        return result
 
 
 class _Uploader:

@@ -55,14 +55,15 @@ def atomic_copy(src: Path, dest: Path) -> None:
 def sync(project_root: Path, share: Path, *, hash_cache: Optional[Path] = None, dry_run: bool = False,
          force: bool = False, delete: bool = False, on_event: EventSink = ignore) -> SyncResult:
     on_event(StepStarted("scan", f"Scanning {project_root}"))
-    entries = workspace.scan(project_root, cache_path=hash_cache)
+    rules = workspace.IgnoreRules(project_root)
+    entries = workspace.scan(project_root, cache_path=hash_cache, rules=rules)
     manifest = read_manifest(share)
     plan = workspace.plan_sync(entries, manifest, delete=delete)
     on_event(StepFinished("scan", f"Scanned {len(entries)} files",
                           f"{len(plan.upload)} to copy ({workspace.human_bytes(plan.bytes)}), {plan.unchanged} unchanged"))
     workspace.check_upload(plan.upload, force=force)
     result = SyncResult(uploaded=[e.path for e in plan.upload], deleted=list(plan.delete), unchanged=plan.unchanged,
-                        bytes_uploaded=plan.bytes, dry_run=dry_run)
+                        bytes_uploaded=plan.bytes, dry_run=dry_run, held_back=dict(rules.held_back))
     if dry_run:
         return result
 

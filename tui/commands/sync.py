@@ -5,7 +5,7 @@ share, a size guard that only ``--force`` passes, and never a delete under outpu
 """
 from __future__ import annotations
 
-from infra.workspace import human_bytes
+from infra.workspace import human_bytes, printable
 from tui.commands._common import open_backend_for, open_project
 
 
@@ -14,8 +14,11 @@ def summary(result) -> str:
     lines = [f"{verb} {len(result.uploaded)} files ({human_bytes(result.bytes_uploaded)}), "
              f"{'would delete' if result.dry_run else 'deleted'} {len(result.deleted)}, {result.unchanged} unchanged."]
     if result.dry_run:
-        lines += [f"  + {path}" for path in result.uploaded]
-        lines += [f"  - {path}" for path in result.deleted]
+        lines += [f"  + {printable(path)}" for path in result.uploaded]
+        lines += [f"  - {printable(path)}" for path in result.deleted]
+    if result.held_back:
+        lines.append(f"Held back {len(result.held_back)} secret-shaped path(s) (add `!PATH` to .ftstudioignore to upload one):")
+        lines += [f"  ! {printable(path)} (matches {pattern})" for path, pattern in sorted(result.held_back.items())]
     return "\n".join(lines)
 
 
