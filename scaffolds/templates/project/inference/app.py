@@ -627,10 +627,39 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"inference: serving {server.model_name} from {server.adapter_dir or server.model_dir}", flush=True)
 
-    import uvicorn
-
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+    QuietServer.make()(QuietServer.config(app, args)).run()
     return 0
+
+
+class QuietServer:
+    """uvicorn's server, waking once a second instead of ten times when idle (issue 23).
+
+    uvicorn ticks every 0.1 s only to refresh its Date header (once a second anyway) and to notice a
+    shutdown request; a second is enough for both (SIGTERM then takes up to 1 s longer).
+    """
+
+    @staticmethod
+    def config(app, args):
+        import uvicorn
+
+        return uvicorn.Config(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+
+    @staticmethod
+    def make():
+        import asyncio
+
+        import uvicorn
+
+        class _Server(uvicorn.Server):
+            async def main_loop(self) -> None:
+                counter = 0
+                should_exit = await self.on_tick(counter)
+                while not should_exit:
+                    counter = (counter + 10) % 864000  # on_tick counts 0.1 s ticks; every call is a full second
+                    await asyncio.sleep(1.0)
+                    should_exit = await self.on_tick(counter)
+
+        return _Server
 
 
 if __name__ == "__main__":
