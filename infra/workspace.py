@@ -275,6 +275,21 @@ class SyncPlan:
         return sum(e.size for e in self.upload)
 
 
+# Azure Files refuses these in a name; control characters are refused too.
+_FORBIDDEN_IN_NAME = set('\\:*?"<>|')
+
+
+def safe_share_path(rel: object) -> bool:
+    """A manifest key that may name a file on the share: relative, no '.'/'..' parts, no forbidden character.
+
+    The manifest lives on the share, where anyone with the key can edit it: its entries are input."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/"):
+        return False
+    parts = rel.split("/")
+    return all(part not in ("", ".", "..") and part.isprintable() and not (_FORBIDDEN_IN_NAME & set(part))
+               for part in parts)
+
+
 def plan_sync(local: list[FileEntry], manifest: Optional[dict], *, delete: bool = False) -> SyncPlan:
     """Compare a local scan to the manifest kept on the share: what to upload and what to remove."""
     remote = (manifest or {}).get("files", {})
@@ -283,5 +298,7 @@ def plan_sync(local: list[FileEntry], manifest: Optional[dict], *, delete: bool 
     to_delete: list[str] = []
     if delete:
         present = {e.path for e in local}
-        to_delete = sorted(p for p in remote if p not in present and not p.startswith(PROTECTED_PREFIXES))
+        # an unsafe entry (`../x`, an absolute path) is never acted on: it could name a file outside the share
+        to_delete = sorted(p for p in remote if safe_share_path(p) and p not in present
+                           and not p.startswith(PROTECTED_PREFIXES))
     return SyncPlan(upload=upload, delete=to_delete, unchanged=unchanged)

@@ -12,7 +12,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import jinja2
 import pytest
 
 from tests.e2e.conftest import PYTHON, TEMPLATES, TEXT_TEMPLATE, make_project, run_script, subprocess_env, tone_rows
@@ -23,8 +22,10 @@ pytestmark = pytest.mark.e2e
 def olive_project(root: Path, model: Path, **kw) -> Path:
     project = make_project(root, model, recipe="olive", **kw)
     (project / "finetuning/invoke_olive.py").write_bytes((TEMPLATES / "finetuning/invoke_olive.py").read_bytes())
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
-        (TEMPLATES / "finetuning/olive-config.json.j2").read_text(encoding="utf-8"))
+    from scaffolds.render import environment  # the generator's own filters (|json) and escaping checks
+
+    rel = "finetuning/olive-config.json.j2"
+    template = environment(rel).from_string((TEMPLATES / rel).read_text(encoding="utf-8"))
     (project / "finetuning/olive-config.json").write_text(
         template.render(model={"local_dir": "model-cache/local/tiny-llama"}), encoding="utf-8")
     return project

@@ -70,3 +70,22 @@ def test_generated_ignore_files_carry_the_same_rules(tmp_path):
         lines = (tmp_path / "p" / name).read_text().splitlines()
         assert set(workspace.SECRET_PATTERNS) <= set(lines), name
     assert json.loads((tmp_path / "p/infra/finetuning.config.json").read_text())  # the project is whole
+
+
+@pytest.mark.parametrize("entry", ["../outside.txt", "a/../../outside.txt", "/etc/passwd", "a//b", "./x", "x\x1b[2J",
+                                   "a\\b", "what?"])
+def test_unsafe_manifest_entries_are_never_deleted(new_project, entry):
+    project = new_project(["true"], {"train.py": "print(1)\n"})
+    backend = LocalBackend(project)
+    backend.sync()
+    share = LocalLayout.for_project(project).share
+    victim = share.parent / "outside.txt"
+    victim.write_text("must survive\n")
+    manifest_path = share / workspace.MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][entry] = {"size": 1, "md5": "x"}
+    manifest_path.write_text(json.dumps(manifest))
+    assert not workspace.safe_share_path(entry)
+    assert entry not in backend.sync(dry_run=True, delete=True).deleted
+    backend.sync(delete=True)
+    assert victim.read_text() == "must survive\n"
