@@ -10,19 +10,10 @@ import os
 import signal
 import sys
 
+import argparse
+from importlib import import_module
 
-def _interrupted_at_startup(signum, frame):  # noqa: ARG001 - signal handler signature
-    # Ctrl-C before main() takes over (imports, parser set-up): the contract's line and 130, no traceback.
-    os.write(2, b"error: Interrupted.\n")
-    os._exit(130)
-
-
-# Installed first, and only when this process *is* the CLI (importing tui.cli in a test keeps its Ctrl-C).
-if os.path.basename(sys.argv[0]).startswith("ftstudio") or sys.argv[0].endswith(os.path.join("tui", "__main__.py")):
-    signal.signal(signal.SIGINT, _interrupted_at_startup)
-
-import argparse  # noqa: E402
-from importlib import import_module  # noqa: E402
+from tui import _interrupted_at_startup
 
 EPILOG = """\
 exit codes: 0 success, 1 operation failed (cloud said no, job failed), 2 bad input or usage,
