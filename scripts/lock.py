@@ -12,6 +12,7 @@ with ``pins.py`` and with ``pyproject.toml``'s ``test`` extra on every package t
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -137,7 +138,7 @@ def bump(names: list[str], keep_failing: bool) -> int:
     (scratch / "floating.txt").write_text(floating, encoding="utf-8")
     env = {"PIP_CONSTRAINT": str(constraints)}
     try:
-        run = lambda *cmd: subprocess.run(cmd, check=True, env={**_environ(), **env})  # noqa: E731
+        run = lambda *cmd: subprocess.run(cmd, check=True, env={**os.environ, **env})  # noqa: E731
         run(sys.executable, "-m", "venv", str(venv))
         run(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "-e", f"{ROOT}[test]",
             *[n for n in pins.PINS if n not in pins.OLIVE and norm(n) not in keep])
@@ -149,7 +150,7 @@ def bump(names: list[str], keep_failing: bool) -> int:
         set_versions(installed)
         write(venv, olive_venv)
         suite = subprocess.run(["bash", str(ROOT / "scripts" / "test.sh")], cwd=ROOT,
-                               env={**_environ(), "FTSTUDIO_VENV": str(venv), "FTSTUDIO_OLIVE_VENV": str(olive_venv)})
+                               env={**os.environ, "FTSTUDIO_VENV": str(venv), "FTSTUDIO_OLIVE_VENV": str(olive_venv)})
         subprocess.run(["git", "--no-pager", "diff", "--", *map(str, files)], cwd=ROOT)
         if suite.returncode != 0 and not keep_failing:
             print("the suite failed on these versions: pins restored (--keep-failing keeps them to investigate; "
@@ -164,11 +165,6 @@ def bump(names: list[str], keep_failing: bool) -> int:
             for f, data in saved.items():
                 f.write_bytes(data)
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _environ() -> dict[str, str]:
-    import os
-    return dict(os.environ)
 
 
 def main(argv: list[str] | None = None) -> int:
