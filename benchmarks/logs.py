@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra.events import LogLine, StreamState  # noqa: E402
+from core.events import LogLine, StreamState  # noqa: E402
 from infra.logstream import MAX_TAIL, Deduper, parse_record  # noqa: E402
 from infra.redact import Redactor  # noqa: E402
 

@@ -1,15 +1,15 @@
 """The one interface every cloud implements: ``infra/azure`` (real Azure) and ``infra/local``.
 
 Front ends call ``open_backend(project)`` and then these methods; long operations report events
-(``infra.events``) through ``on_event`` and return plain data (``infra.models``).
+(``core.events``) through ``on_event`` and return plain data (``core.models``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator, Optional, Protocol
 
-from infra.events import EventSink, ignore
-from infra.models import Endpoint, Execution, PlannedChange, SyncResult
+from core.events import EventSink, ignore
+from core.models import Endpoint, Execution, PlannedChange, SyncResult
 
 
 class Backend(Protocol):
@@ -39,7 +39,7 @@ class Backend(Protocol):
 
     def download(self, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path: ...
 
-    # logs: yields infra.events.LogLine and infra.events.StreamState
+    # logs: yields core.events.LogLine and core.events.StreamState
     def logs(
         self,
         *,
@@ -74,6 +74,6 @@ def open_backend(project, target: Optional[str] = None) -> Backend:
         from infra.azure.backend import AzureBackend
 
         return AzureBackend(project)
-    from infra.errors import InputError
+    from core.errors import InputError
 
     raise InputError(f"Unknown target {chosen!r}.", field="--target", fix="use --target azure or --target local")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from infra.errors import InputError
+from core.errors import InputError
 
 # The Container Apps log stream caps tailLines at 300 (azure-wire-facts §5).
 MAX_TAIL = 300

@@ -2,7 +2,7 @@
 a size cap on values. Checked before anything is stored or sent."""
 from __future__ import annotations
 
-from infra.errors import InputError
+from core.errors import InputError
 
 # Variables the job (or the shell running COMMANDS) relies on: a secret named like one would override
 # it in every container. Prefixes cover whole families (LD_PRELOAD, LD_LIBRARY_PATH...).

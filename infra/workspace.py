@@ -203,7 +203,7 @@ class HashCache:
 
     def save(self) -> None:
         if self.path and self.dirty:
-            from scaffolds.jsonio import write_json
+            from core.jsonio import write_json
 
             write_json(self.path, self.data)
 
@@ -245,7 +245,7 @@ def check_upload(upload: list, *, force: bool) -> None:
     """
     if force:
         return
-    from infra.errors import InputError
+    from core.errors import InputError
 
     weights = [e for e in upload if e.path.lower().endswith(WEIGHT_SUFFIXES) and e.size > MAX_WEIGHT_FILE_BYTES]
     total = sum(e.size for e in upload)
@@ -275,24 +275,68 @@ class SyncPlan:
         return sum(e.size for e in self.upload)
 
 
-# Azure Files refuses these in a name; control characters are refused too.
+# Azure Files' naming rules for directories and files ("Naming and referencing shares, directories,
+# files, and metadata"): these characters, control characters, some reserved names, 255 characters a
+# name, 2,048 a path; names are case-insensitive, so two that differ only in case are one file there.
 _FORBIDDEN_IN_NAME = set('\\:*?"<>|')
+_RESERVED_NAMES = {*(f"lpt{i}" for i in range(1, 10)), *(f"com{i}" for i in range(1, 10)),
+                   "prn", "aux", "nul", "con", "clock$"}
+MAX_NAME_CHARS = 255
+MAX_PATH_CHARS = 2048
+
+
+def share_name_problem(rel: str) -> Optional[str]:
+    """Why Azure Files would refuse ``rel`` ("/"-separated, relative) as a path, or None."""
+    if len(rel) > MAX_PATH_CHARS:
+        return f"longer than {MAX_PATH_CHARS} characters"
+    for part in rel.split("/"):
+        if part in ("", ".", ".."):
+            return "an empty, '.' or '..' part"
+        bad = sorted(_FORBIDDEN_IN_NAME & set(part))
+        if bad:
+            return "the character " + " ".join(bad)
+        if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in part):
+            return "a control character"
+        if part.lower() in _RESERVED_NAMES:
+            return f"the reserved name {part}"
+        if len(part) > MAX_NAME_CHARS:
+            return f"a name longer than {MAX_NAME_CHARS} characters"
+    return None
+
+
+def check_share_names(paths: Iterable[str]) -> None:
+    """Refuse, before any request, a workspace whose file names Azure Files cannot hold (exit 2)."""
+    from core.errors import InputError
+
+    seen: dict[str, str] = {}
+    bad: list[tuple[str, str]] = []
+    for rel in paths:
+        problem = share_name_problem(rel)
+        folded = rel.casefold()
+        if problem is None and folded in seen:
+            problem = f"the same name as {printable(seen[folded])} on the share (names there ignore case)"
+        seen.setdefault(folded, rel)
+        if problem:
+            bad.append((rel, problem))
+    if bad:
+        first, why = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise InputError(
+            f"Azure Files cannot hold {printable(first)}: it has {why}{more}.",
+            field="workspace file name",
+            fix="rename it, or add it to .ftstudioignore so it stays on this machine",
+        )
 
 
 def safe_share_path(rel: object) -> bool:
-    """A manifest key that may name a file on the share: relative, no '.'/'..' parts, no forbidden character.
-
-    The manifest lives on the share, where anyone with the key can edit it: its entries are input."""
-    if not isinstance(rel, str) or not rel or rel.startswith("/"):
-        return False
-    parts = rel.split("/")
-    return all(part not in ("", ".", "..") and part.isprintable() and not (_FORBIDDEN_IN_NAME & set(part))
-               for part in parts)
+    """A manifest key that may name a file on the share: relative, no '.'/'..' parts, nothing Azure
+    Files forbids. The manifest lives on the share, where anyone with the key can edit it: its entries are input."""
+    return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and share_name_problem(rel) is None
 
 
 def plan_sync(local: list[FileEntry], manifest: Optional[dict], *, delete: bool = False) -> SyncPlan:
     """Compare a local scan to the manifest kept on the share: what to upload and what to remove."""
-    remote = (manifest or {}).get("files", {})
+    remote = {p: v for p, v in ((manifest or {}).get("files") or {}).items() if isinstance(v, dict)}  # input: see safe_share_path
     upload = [e for e in local if remote.get(e.path, {}).get("md5") != e.md5 or remote.get(e.path, {}).get("size") != e.size]
     unchanged = len(local) - len(upload)
     to_delete: list[str] = []

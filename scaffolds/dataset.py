@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.errors import InputError
+from core.errors import InputError
 from scaffolds.params import template_fields
 
 FIELD = "--dataset"

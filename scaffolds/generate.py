@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from infra import events as ev
-from infra.errors import InputError
-from scaffolds import azure_spec, catalog, params as registry, sample_dataset
+from core import events as ev
+from core.errors import InputError
+from core import azure_facts as azure_spec
+from scaffolds import catalog, params as registry, sample_dataset
 from scaffolds.dataset import DatasetReport, validate_file, validate_lines
 
 TEMPLATE_VERSION = "1"
@@ -100,6 +101,9 @@ def validate_name(name: Optional[str]) -> str:
 
 
 def target_path(parent: Path, name: str) -> Path:
+    if "\0" in str(parent):  # no file system takes it; os.mkdir would raise ValueError half-way
+        raise InputError(f"--dir {str(parent)!r} contains a NUL character.", field="--dir",
+                         fix="pass a folder path without control characters")
     base = Path(parent).expanduser().absolute()
     path = base / name
     # The nearest existing ancestor must be a folder we may write in: /etc/passwd/sub and /sys/kernel
@@ -332,8 +336,10 @@ def _azure_context() -> dict:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    from scaffolds.render import json_text  # non-printable characters (and lone surrogates) as \u escapes
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json_text(data, indent=2) + "\n", encoding="utf-8")
 
 
 def write_project(plan: Plan, dest: Path) -> list[str]:

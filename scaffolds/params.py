@@ -16,8 +16,8 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from infra.errors import InputError
-from scaffolds import azure_spec
+from core.errors import InputError
+from core import azure_facts as azure_spec
 
 DTYPES = ("bfloat16", "float16", "float32")
 QUANT_TYPES = ("nf4", "fp4")

@@ -17,20 +17,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scaffolds.jsonio import read_json, write_json
+from core import project_files as pf
+from core.project_files import TARGETS
+from core.jsonio import write_json
 
-FINETUNING_CONFIG = Path("infra/finetuning.config.json")
-INFERENCE_CONFIG = Path("infra/inference.config.json")
-PARAMETERS = {
-    "finetuning": Path("infra/provision/finetuning.parameters.json"),
-    "inference": Path("infra/provision/inference.parameters.json"),
-}
+FINETUNING_CONFIG = Path(pf.FINETUNING_CONFIG.rel)
+INFERENCE_CONFIG = Path(pf.INFERENCE_CONFIG.rel)
+PARAMETERS = {kind: Path(f.rel) for kind, f in pf.PARAMETERS.items()}
 BICEP = {
     "finetuning": Path("infra/provision/finetuning.bicep"),
     "inference": Path("infra/provision/inference.bicep"),
 }
-ANSWERS = Path(".ftstudio-answers.json")
-STATE = Path(".ftstudio/state.json")
+ANSWERS = Path(pf.ANSWERS.rel)
+STATE = Path(pf.STATE.rel)
 
 FINETUNING_KEYS = (
     "SUBSCRIPTION_ID",
@@ -48,7 +47,6 @@ INFERENCE_KEYS = (
     "ACA_APP_NAME",
     "ACA_APP_ENDPOINT",
 )
-TARGETS = ("azure", "local")
 
 
 class Project:
@@ -59,7 +57,7 @@ class Project:
     @classmethod
     def open(cls, root: str | Path | None = None) -> "Project":
         """Open the project at ``root`` (default: the current directory or a parent of it)."""
-        from infra.errors import InputError
+        from core.errors import InputError
 
         start = Path(root or ".").resolve()
         for candidate in [start, *start.parents] if root is None else [start]:
@@ -79,14 +77,12 @@ class Project:
         return self.answers().get("project_name") or self.root.name
 
     # -- config files --------------------------------------------------------------------------
-    def _read(self, rel: Path, default: Any = None) -> Any:
-        try:
-            return read_json(self.root / rel)
-        except FileNotFoundError:
-            return {} if default is None else default
+    def _read(self, file: "pf.ProjectFile") -> dict:
+        """The file's content, validated against the project-file contract ({} when absent)."""
+        return pf.read(self.root, file)
 
     def finetuning_config(self) -> dict:
-        return self._read(FINETUNING_CONFIG)
+        return self._read(pf.FINETUNING_CONFIG)
 
     def save_finetuning_config(self, data: dict) -> None:
         write_json(self.root / FINETUNING_CONFIG, data)
@@ -98,7 +94,7 @@ class Project:
         return data
 
     def inference_config(self) -> dict:
-        return self._read(INFERENCE_CONFIG)
+        return self._read(pf.INFERENCE_CONFIG)
 
     def save_inference_config(self, data: dict) -> None:
         write_json(self.root / INFERENCE_CONFIG, data)
@@ -111,11 +107,11 @@ class Project:
 
     def parameters(self, kind: str = "finetuning") -> dict:
         """The parameter values of an ARM parameters file, as {name: value} (null kept as None)."""
-        doc = self._read(PARAMETERS[kind])
-        return {k: (v or {}).get("value") for k, v in (doc.get("parameters") or {}).items()}
+        doc = self._read(pf.PARAMETERS[kind])
+        return {k: v.get("value") for k, v in (doc.get("parameters") or {}).items()}
 
     def save_parameters(self, kind: str, values: dict) -> None:
-        doc = self._read(PARAMETERS[kind]) or {
+        doc = self._read(pf.PARAMETERS[kind]) or {
             "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
             "contentVersion": "1.0.0.0",
             "parameters": {},
@@ -126,11 +122,14 @@ class Project:
         write_json(self.root / PARAMETERS[kind], doc)
 
     def answers(self) -> dict:
-        return self._read(ANSWERS)
+        return self._read(pf.ANSWERS)
+
+    def train_config(self) -> dict:
+        return self._read(pf.TRAIN_CONFIG)
 
     # -- saved state (never secrets) ---------------------------------------------------------------
     def state(self) -> dict:
-        return self._read(STATE)
+        return self._read(pf.STATE)
 
     def update_state(self, **values: Any) -> dict:
         data = self.state()
@@ -145,8 +144,8 @@ class Project:
     # -- target ------------------------------------------------------------------------------------
     @property
     def target(self) -> str:
-        target = (self.finetuning_config().get("TARGET") or self.answers().get("target") or "azure").lower()
-        return target if target in TARGETS else "azure"
+        # The contract refuses an unknown TARGET, so what is left is a known one or unset (azure).
+        return pf.target_of(self.finetuning_config().get("TARGET")) or pf.target_of(self.answers().get("target")) or "azure"
 
     @property
     def commands(self) -> list[str]:

@@ -53,7 +53,7 @@ class FtStudioApp(App):
 
     def open_project(self, root: Path | str) -> bool:
         """Open the project at ``root`` and show its dashboard (False, with a notification, if it is not one)."""
-        from infra.errors import FtError
+        from core.errors import FtError
         from scaffolds.project import Project
 
         try:
@@ -213,7 +213,7 @@ class FtStudioApp(App):
 
 def run_app(project: Optional[str] = None) -> int:
     """``ftstudio`` with no command: open the project given (or the one in the current folder), else Home."""
-    from infra.errors import FtError
+    from core.errors import FtError
     from scaffolds.project import Project
 
     opened, error = None, ""

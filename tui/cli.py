@@ -2,7 +2,7 @@
 
 Kept import-light on purpose (argparse only): each command's module, and the SDKs it needs, load
 only when that command runs, so ``ftstudio --help`` stays instant. The command contract is
-ARCHITECTURE.md's; exit codes are ``infra.errors.ExitCode``.
+ARCHITECTURE.md's; exit codes are ``core.errors.ExitCode``.
 """
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def _main(argv: list[str]) -> int:
 
         return run_app(project=args.project)
 
-    from infra.errors import Cancelled, ExitCode, FtError, from_unexpected
+    from core.errors import Cancelled, ExitCode, FtError, from_unexpected
     from tui.output import Console
 
     console = Console(json_mode=args.json, non_interactive=args.non_interactive or _ci())

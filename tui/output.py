@@ -9,8 +9,8 @@ import os
 import sys
 from typing import Any, Callable, Optional, TextIO, Union
 
-from infra import events as ev
-from infra.errors import FtError, MissingInputs
+from core import events as ev
+from core.errors import FtError, MissingInputs
 
 
 def _stream_is_tty(stream: TextIO) -> bool:

@@ -11,8 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Optional
 
-from infra.events import EventSink, ignore
-from infra.models import Endpoint, Execution, PlannedChange, SyncResult
+from core.events import EventSink, ignore
+from core.models import Endpoint, Execution, PlannedChange, SyncResult
 
 
 class AzureBackend:

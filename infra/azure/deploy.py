@@ -12,9 +12,9 @@ import threading
 import time
 from typing import Optional
 
-from infra.errors import InputError, OperationFailed
-from infra.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
-from infra.models import Endpoint
+from core.errors import InputError, OperationFailed
+from core.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
+from core.models import Endpoint
 
 DEFAULT_TIMEOUT_S = 20 * 60  # a GPU cold start (image pull + pip from the share cache) takes minutes
 _ALPHABET = string.ascii_lowercase + string.digits

@@ -4,12 +4,19 @@
   holding an adapter;
 - ``remote_path`` may be a run id, ``outputs/<id>``, any folder or one file of the share;
 - the result lands in ``to/<last part of remote_path>/`` (so ``--to outputs`` mirrors the share);
-- resumable: a file already there with the same size (and MD5, when the share has one) is skipped;
-  a partial ``<name>.part`` continues with a ranged download; every file's size (and stored MD5)
-  is verified before it is renamed into place.
+- verified, not trusted: bytes land in ``<name>:ftstudio-part`` (``:`` is refused by Azure Files,
+  so it never collides with a file of the share) and the remote's ETag, size and Last-Modified are
+  recorded (``DownloadState``, in the cache dir) before its first byte. A part resumes with a ranged
+  read only when its record names the ETag the share still reports; else it starts over. Every
+  response's ETag, a HEAD after the last byte, the size and the stored MD5 (when the share has
+  one) are checked before the rename, so a finished file equals the remote as it was read;
+- a file already there is skipped only when its recorded download is of the current ETag and its
+  size and mtime are unchanged, or when it matches the share's stored MD5.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -17,12 +24,12 @@ from pathlib import Path
 from typing import Optional
 
 from infra import workspace
-from infra.errors import Cancelled, InputError, OperationFailed
-from infra.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
+from core.errors import Cancelled, InputError, OperationFailed
+from core.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
 
 WORKERS = 6
 TICK_S = 0.2
-PART = ".part"
+PART = ":ftstudio-part"  # ":" is refused by Azure Files: no file of the share has this name
 
 
 def _normalise(remote_path: str) -> list[str]:
@@ -69,7 +76,9 @@ def default_remote(backend, share) -> str:
 
 def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path:
     from infra.azure.sync import _open_share
+    from infra.local.share import check_download_target
 
+    check_download_target(Path(to))  # a file in the way is bad input, found before any request
     with _open_share(backend) as share:
         candidates = _normalise(remote_path) if remote_path else [default_remote(backend, share)]
         for remote in candidates:
@@ -77,12 +86,10 @@ def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSi
             if files is not None:  # a folder
                 dest_root = Path(to) / remote.rsplit("/", 1)[-1]
                 return _Downloader(share, files, remote, dest_root, remote, on_event).run()
-            size = _file_size(share, remote)
-            if size is not None:  # one file
-                from infra.azure.fileshare import RemoteFile
-
+            one = share.remote_file(remote)
+            if one is not None:  # one file
                 base = remote.rsplit("/", 1)[0] if "/" in remote else ""
-                return _Downloader(share, [RemoteFile(remote, size)], base, Path(to), remote, on_event).run()
+                return _Downloader(share, [one], base, Path(to), remote, on_event).run()
         raise InputError(
             f"{candidates[-1]} does not exist on the share.",
             field="REMOTE_PATH",
@@ -90,13 +97,53 @@ def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSi
         )
 
 
-def _file_size(share, path: str) -> Optional[int]:
-    from azure.core.exceptions import ResourceNotFoundError
+class DownloadState:
+    """What this machine knows about the files under one download folder, by relative path:
+    ``{"state": "partial"|"done", "etag", "size", "last_modified"[, "mtime_ns"]}``.
 
-    try:
-        return int(share.file(path).get_file_properties().size)
-    except ResourceNotFoundError:
-        return None
+    Kept in the cache dir (never in the user's folder, so nothing extra lands in an adapter) as one
+    JSON file per absolute destination, rewritten atomically. A lost or unreadable record only
+    costs a fresh download: without one, nothing is trusted."""
+
+    def __init__(self, dest_root: Path):
+        from core.paths import cache_dir
+
+        key = hashlib.sha256(str(Path(dest_root).absolute()).encode()).hexdigest()[:24]
+        self.path = cache_dir() / "downloads" / f"{key}.json"
+        self.root = str(Path(dest_root).absolute())
+        self.lock = threading.Lock()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            ok = data.get("root") == self.root and isinstance(data.get("files"), dict)
+            self.files: dict = data["files"] if ok else {}
+        except (OSError, ValueError, AttributeError):
+            self.files = {}
+
+    def get(self, rel: str) -> Optional[dict]:
+        with self.lock:
+            rec = self.files.get(rel)
+            return dict(rec) if isinstance(rec, dict) else None
+
+    def put(self, rel: str, record: Optional[dict]) -> None:
+        from core.jsonio import write_json
+
+        with self.lock:
+            if record is None:
+                if self.files.pop(rel, None) is None:
+                    return
+            else:
+                self.files[rel] = record
+            try:
+                write_json(self.path, {"root": self.root, "files": self.files})
+            except OSError as exc:
+                raise OperationFailed(
+                    f"Could not record the download state in {self.path}: {exc.strerror or exc}.",
+                    fix="make ftstudio's cache folder writable (or set FTSTUDIO_HOME), then run the download again",
+                ) from None
+
+
+def _record(remote, state: str, **extra) -> dict:
+    return {"state": state, "etag": remote.etag, "size": remote.size, "last_modified": remote.last_modified, **extra}
 
 
 class _Downloader:
@@ -109,6 +156,7 @@ class _Downloader:
         self.cancel = threading.Event()
         self.fetched = 0
         self.skipped = 0
+        self.state = DownloadState(dest_root)
 
     def _bytes(self, n: int) -> None:
         with self.lock:
@@ -117,19 +165,24 @@ class _Downloader:
     def run(self) -> Path:
         title = f"Downloading {self.remote} ({len(self.files)} files, {workspace.human_bytes(self.total)}) to {self.dest_root}"
         self.on_event(StepStarted("download", title))
-        self.dest_root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dest_root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(f"{self.dest_root} is a file, not a folder; the download needs a folder there.",
+                             field="--to", fix="move that file away or choose another --to") from None
         pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="download")
         pending = {pool.submit(self._one, f): f for f in self.files}
         error: Optional[BaseException] = None
+        failed = None
         last = -1
         try:
             while pending:
                 done, _ = wait(list(pending), timeout=TICK_S, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    pending.pop(fut)
+                    f = pending.pop(fut)
                     exc = fut.exception()
                     if exc is not None and error is None:
-                        error = exc
+                        error, failed = exc, f
                         self.cancel.set()
                 if self.done != last:
                     last = self.done
@@ -145,7 +198,7 @@ class _Downloader:
 
             if isinstance(error, (InputError, OperationFailed)):
                 raise error
-            message = f"Download of {self.remote} failed: {describe(error)}. Run it again to resume."
+            message = f"Download of {failed.path} failed: {describe(error)}. Run it again to resume."
             if isinstance(error, _Cancelled):
                 message = f"Download of {self.remote} stopped. Run it again to resume."
             self.on_event(StepFailed("download", title, message))
@@ -156,37 +209,122 @@ class _Downloader:
         return self.dest_root
 
     def _one(self, remote) -> None:
+        from infra.azure.fileshare import RemoteChanged
+        from infra.local.share import write_error_fix
+
         if self.cancel.is_set():
             return
         rel = remote.path[len(self.base) + 1:] if self.base else remote.path
         dest = self.dest_root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + PART)
-        if dest.is_file() and dest.stat().st_size == remote.size:
-            stored = self._stored_md5(remote.path)
-            if stored is None or workspace.md5_file(dest) == stored:
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not remote.etag:  # a listing without ETags: ask the file itself (a HEAD)
+                remote = self.share.remote_file(remote.path) or remote
+            if self._already_there(remote, rel, dest):
                 with self.lock:
                     self.skipped += 1
                 self._bytes(remote.size)
                 return
-        offset = part.stat().st_size if part.is_file() else 0
-        if offset > remote.size:
-            part.unlink()
-            offset = 0
-        self._bytes(offset)
-        stored = self.share.download_to(remote.path, part, offset, remote.size, cancel=self.cancel, on_bytes=self._bytes)
-        got = part.stat().st_size
-        if got != remote.size:
-            raise OperationFailed(f"{remote.path}: got {got} bytes, the share has {remote.size}; run the download again.")
-        if stored is not None and workspace.md5_file(part) != stored:
-            part.unlink()  # a corrupted resume: start this file over next time
-            raise OperationFailed(f"{remote.path}: MD5 mismatch after download; run the download again.")
-        os.replace(part, dest)
+            for attempt in (1, 2):
+                try:
+                    self._fetch(remote, rel, dest, part)
+                    break
+                except RemoteChanged:
+                    # rewritten since it was listed (a job still writing?): start over once, then give up
+                    fresh = self.share.remote_file(remote.path) if attempt == 1 else None
+                    if fresh is None:
+                        gone = attempt == 1
+                        raise OperationFailed(
+                            f"{remote.path} {'was deleted from' if gone else 'changed on'} the share while it was "
+                            f"being downloaded; {dest} was not written.",
+                            fix="run the download again once the job that writes it has finished",
+                        ) from None
+                    with self.lock:
+                        self.total += fresh.size - remote.size
+                    remote = fresh
+        except OSError as exc:
+            if exc.errno is None:  # not this machine's file system (a network error): keep it as it is
+                raise
+            where = exc.filename2 or exc.filename
+            where = dest if where is None or str(where) == str(part) else where  # the part is ours: name the file
+            raise OperationFailed(
+                f"Could not write {where} (downloading {remote.path}): {exc.strerror or exc}.",
+                fix=write_error_fix(exc),
+            ) from None
         with self.lock:
             self.fetched += 1
 
-    def _stored_md5(self, path: str) -> Optional[str]:
+    def _already_there(self, remote, rel: str, dest: Path) -> bool:
+        """A finished copy of this very version: recorded at its download with the ETag the share
+        still reports, size and mtime unchanged since; or equal to the share's stored MD5."""
+        from infra.azure.fileshare import same_etag
+
+        try:
+            st = dest.stat()
+        except FileNotFoundError:
+            return False
+        if not dest.is_file() or st.st_size != remote.size:
+            return False
+        rec = self.state.get(rel)
+        if (rec and rec.get("state") == "done" and same_etag(rec.get("etag"), remote.etag)
+                and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns):
+            return True
+        stored = self._stored_md5(remote)
+        if stored is not None and workspace.md5_file(dest) == stored:
+            self.state.put(rel, _record(remote, "done", mtime_ns=st.st_mtime_ns))
+            return True
+        return False
+
+    def _fetch(self, remote, rel: str, dest: Path, part: Path) -> None:
+        """Bytes into ``part`` (continued only when its record proves it is a prefix of this very
+        version), verified, then renamed to ``dest``. A failure leaves ``dest`` untouched."""
+        from infra.azure.fileshare import RemoteChanged, same_etag
+
+        rec = self.state.get(rel)
+        offset = 0
+        if part.is_file() or part.is_symlink():
+            size = part.stat().st_size if part.is_file() else -1
+            if (rec and rec.get("state") == "partial" and same_etag(rec.get("etag"), remote.etag)
+                    and rec.get("size") == remote.size and 0 <= size <= remote.size):
+                offset = size
+            else:
+                part.unlink()  # from another version of the file (or unknown): never spliced
+        if not offset:
+            self.state.put(rel, _record(remote, "partial"))  # before the first byte
+        counted = offset
+        self._bytes(offset)
+
+        def on_bytes(n: int) -> None:
+            nonlocal counted
+            counted += n
+            self._bytes(n)
+
+        try:
+            stored = self.share.download_to(remote.path, part, offset, remote.size, etag=remote.etag,
+                                            cancel=self.cancel, on_bytes=on_bytes)
+        except RemoteChanged:
+            part.unlink(missing_ok=True)
+            self.state.put(rel, None)
+            self._bytes(-counted)
+            raise
+        got = part.stat().st_size
+        if got != remote.size or (stored is not None and workspace.md5_file(part) != stored):
+            part.unlink()
+            self.state.put(rel, None)
+            what = (f"got {got} bytes, the share has {remote.size}" if got != remote.size
+                    else "MD5 mismatch after download")
+            raise OperationFailed(f"{remote.path}: {what}; {dest} was not written.", fix="run the download again")
+        os.replace(part, dest)
+        self.state.put(rel, _record(remote, "done", mtime_ns=dest.stat().st_mtime_ns))
+
+    def _stored_md5(self, remote) -> Optional[str]:
         import base64
 
-        md5 = self.share.file(path).get_file_properties().content_settings.content_md5
+        from infra.azure.fileshare import same_etag
+
+        props = self.share.file(remote.path).get_file_properties()
+        if not same_etag(props.etag, remote.etag):
+            return None  # changed since listed: download it
+        md5 = props.content_settings.content_md5
         return base64.b64encode(bytes(md5)).decode() if md5 else None

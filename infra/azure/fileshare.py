@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from infra.errors import InputError, OperationFailed
+from core.errors import InputError, OperationFailed
 
 RANGE = 4 * 1024 * 1024  # Azure Files' maximum range per Put Range
-POOL = 32  # HTTP connections kept open: file workers + range workers + headroom
+POOL = 64  # HTTP connections kept open: sync's small-file (32), large-file (8) and range (8) workers + headroom
 
 
 class RequestCounter:
@@ -52,7 +52,12 @@ def _retry_policy():
     )
 
 
-def _http_session():
+def _http_session(url: str, verify):
+    """(session, proxies, verify) for requests to ``url``'s host.
+
+    requests re-reads the environment (proxy variables, NO_PROXY, ~/.netrc, CA bundle variables)
+    on every request when ``trust_env`` is on: about a tenth of the client's CPU per small upload.
+    Every request goes to one host, so the environment is resolved once here, and passed on."""
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -60,12 +65,15 @@ def _http_session():
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return session
+    settings = session.merge_environment_settings(url, {}, None, verify, None)
+    session.trust_env = False
+    return session, settings.get("proxies") or None, settings.get("verify", verify)
 
 
 def describe(exc: Exception) -> str:
     """One line from an SDK error: its error code and the first line of its message (no headers)."""
     code = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
+    code = getattr(code, "value", code)  # StorageErrorCode.MD5_MISMATCH -> "Md5Mismatch"
     message = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).strip().splitlines()[0]
     return f"{code}: {message}" if code and code not in message else message
 
@@ -74,6 +82,21 @@ def describe(exc: Exception) -> str:
 class RemoteFile:
     path: str  # share-relative, "/"-separated
     size: int
+    etag: str = ""  # the version listed; a download proves it read exactly this one
+    last_modified: str = ""
+
+
+class RemoteChanged(Exception):
+    """The file on the share is no longer the version the download started from."""
+
+
+def same_etag(a: Optional[str], b: Optional[str]) -> bool:
+    """ETags compared as opaque values; listings and headers may differ only in quoting."""
+    def norm(e: Optional[str]) -> str:
+        e = (e or "").strip()
+        return (e[2:] if e.startswith("W/") else e).strip('"')
+
+    return bool(norm(a)) and norm(a) == norm(b)
 
 
 class Share:
@@ -85,15 +108,17 @@ class Share:
         self.account = account
         self.share_name = share
         self.counter = RequestCounter()
-        self._http = _http_session()
+        url = session.file_account_url(account)
+        self._http, proxies, verify = _http_session(url, session.verify)
         key = self._account_key()
         from azure.storage.fileshare import ShareClient
 
         self.client = ShareClient(
-            account_url=session.file_account_url(account),
+            account_url=url,
             share_name=share,
             credential={"account_name": account, "account_key": key},
-            connection_verify=session.verify,
+            connection_verify=verify,
+            proxies=proxies,
             retry_policy=_retry_policy(),
             session=self._http,
             raw_request_hook=self.counter,
@@ -164,7 +189,7 @@ class Share:
             return None
 
     def write_bytes(self, path: str, data: bytes, md5_b64: Optional[str]) -> None:
-        """Create or replace a small file (create + ranges; each range's MD5 is checked)."""
+        """Create or replace a small file (one request up to 4 MiB; each body's MD5 is checked)."""
         self.upload(path, lambda off, n: data[off : off + n], len(data), md5_b64)
 
     def overwrite_in_place(self, path: str, data: bytes) -> None:
@@ -214,18 +239,29 @@ class Share:
         cancel: Optional[threading.Event] = None,
         on_bytes: Callable[[int], None] = lambda n: None,
     ) -> None:
-        """Create ``path`` with its final size and Content-MD5, then write it in 4 MiB ranges, each
-        sent with its own Content-MD5 so the service rejects a corrupted range. Large files write
-        their ranges in parallel on ``range_pool``. Raises on any failure (the caller then does not
-        record the file as synced). ``read(offset, length)`` returns the bytes to send."""
+        """Create ``path`` with its final size, its Content-MD5 and its first 4 MiB in ONE request
+        (Create File with a body), then write the rest in 4 MiB ranges. Every request that carries
+        bytes carries their Content-MD5, which the service checks (a corrupted body is refused), so
+        a file of up to 4 MiB costs one request. Large files write their other ranges in parallel on
+        ``range_pool``. Raises on any failure (the caller then does not record the file as synced).
+        ``read(offset, length)`` returns the bytes to send."""
         import base64
 
         from azure.storage.fileshare import ContentSettings
 
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled()
         fc = self.file(path)
         settings = ContentSettings(content_md5=bytearray(base64.b64decode(md5_b64))) if md5_b64 else None
-        fc.create_file(size, content_settings=settings)
-        ranges = [(off, min(RANGE, size - off)) for off in range(0, size, RANGE)]
+        first = min(RANGE, size)
+        if first:
+            data = read(0, first)
+            # validate_content=True sends Content-MD5 (not a CRC64 structured message)
+            fc.create_file(size, content_settings=settings, data=data, validate_content=True)
+            on_bytes(first)
+        else:
+            fc.create_file(0, content_settings=settings)
+        ranges = [(off, min(RANGE, size - off)) for off in range(first, size, RANGE)]
 
         def put(rng: tuple[int, int]) -> None:
             if cancel is not None and cancel.is_set():
@@ -276,22 +312,46 @@ class Share:
             return None
 
     def walk(self, root: str) -> Optional[list[RemoteFile]]:
-        """Every file under a directory, recursively (one listing request per directory)."""
-        top = self.list_names(root)
+        """Every file under a directory, recursively, with its size, ETag and Last-Modified (one
+        listing request per directory: ``include`` returns them without a HEAD per file)."""
+        top = self._entries(root)
         if top is None:
             return None
         out: list[RemoteFile] = []
         stack = [(root, top)]
         while stack:
             base, entries = stack.pop()
-            for name, is_dir, size in entries:
+            for item in entries:
+                name = item["name"]
                 _check_name(name)
                 rel = f"{base}/{name}" if base else name
-                if is_dir:
-                    stack.append((rel, self.list_names(rel) or []))
+                if item.get("is_directory"):
+                    stack.append((rel, self._entries(rel) or []))
                 else:
-                    out.append(RemoteFile(rel, size))
+                    out.append(_remote_file(rel, item))
         return sorted(out, key=lambda f: f.path)
+
+    def _entries(self, path: str) -> Optional[list]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return list(self.directory(path).list_directories_and_files(include=["timestamps", "Etag"]))
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) == "ShareNotFound":
+                raise self.missing_share() from None
+            return None
+
+    def remote_file(self, path: str) -> Optional[RemoteFile]:
+        """One file's size, ETag and Last-Modified (a HEAD), or None when it does not exist."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            props = self.file(path).get_file_properties()
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) == "ShareNotFound":
+                raise self.missing_share() from None
+            return None
+        return _remote_file(path, props)
 
     def download_to(
         self,
@@ -300,36 +360,62 @@ class Share:
         offset: int,
         size: int,
         *,
+        etag: str,
         cancel: Optional[threading.Event] = None,
         on_bytes: Callable[[int], None] = lambda n: None,
     ) -> Optional[str]:
-        """Append bytes ``offset..size`` of ``path`` to ``dest`` (opened for append); returns the
-        file's stored Content-MD5 (base64) when it has one."""
+        """Append bytes ``offset..size`` of the version ``etag`` of ``path`` to ``dest`` (opened for
+        append); returns that version's stored Content-MD5 (base64) when it has one.
+
+        Get File has no If-Match, so the ETag of every response is compared with ``etag`` (the SDK
+        compares its later chunks with its first), and a HEAD after the last byte proves no write
+        landed while the bytes were read. Raises RemoteChanged otherwise."""
         import base64
 
-        stored: Optional[str] = None
+        from azure.core.exceptions import HttpResponseError, ResourceModifiedError
+
+        fc = self.file(path)
         with open(dest, "ab") as fh:
             if fh.tell() != offset:
                 raise OperationFailed(f"{dest} changed while downloading; run the download again.")
-            if offset >= size:
-                props = self.file(path).get_file_properties()
-                md5 = props.content_settings.content_md5
-                return base64.b64encode(bytes(md5)).decode() if md5 else None
-            downloader = self.file(path).download_file(offset=offset, length=size - offset, max_concurrency=1)
-            md5 = downloader.properties.content_settings.content_md5
-            stored = base64.b64encode(bytes(md5)).decode() if md5 else None
-            for chunk in downloader.chunks():
-                if cancel is not None and cancel.is_set():
-                    raise _Cancelled()
-                fh.write(chunk)
-                on_bytes(len(chunk))
-        return stored
+            if offset < size:
+                try:
+                    downloader = fc.download_file(offset=offset, length=size - offset, max_concurrency=1)
+                    if not same_etag(downloader.properties.etag, etag):
+                        raise RemoteChanged(path)
+                    for chunk in downloader.chunks():
+                        if cancel is not None and cancel.is_set():
+                            raise _Cancelled()
+                        fh.write(chunk)
+                        on_bytes(len(chunk))
+                except ResourceModifiedError:
+                    raise RemoteChanged(path) from None
+                except HttpResponseError as exc:
+                    if getattr(exc, "status_code", None) == 416:  # shorter than listed: rewritten
+                        raise RemoteChanged(path) from None
+                    raise
+        props = fc.get_file_properties()
+        if not same_etag(props.etag, etag) or int(props.size) != size:
+            raise RemoteChanged(path)
+        md5 = props.content_settings.content_md5
+        return base64.b64encode(bytes(md5)).decode() if md5 else None
+
+
+def _remote_file(path: str, props) -> RemoteFile:
+    modified = props.get("last_modified")
+    return RemoteFile(path, int(props.get("size") or 0), props.get("etag") or "",
+                      modified.isoformat() if modified is not None else "")
 
 
 class _Cancelled(Exception):
     """Raised inside a worker when the user interrupted the operation."""
 
 
+# Characters Azure Files refuses in a name: download's temporary names use one, so they can never
+# collide with a file of the share.
+FORBIDDEN = set('"\\/:|<>*?') | {chr(c) for c in range(32)}
+
+
 def _check_name(name: str) -> None:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+    if not name or name in (".", "..") or FORBIDDEN.intersection(name):
         raise OperationFailed(f"The share holds an entry with an unsafe name ({name!r}); refusing to download it.")

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Protocol
 
-from infra.errors import MissingInputs
+from core.errors import MissingInputs
 
 HOW = {
     "subscription": "--subscription or AZURE_SUBSCRIPTION_ID",
@@ -178,7 +178,7 @@ class SessionDirectory:
 
     def gpu_locations(self, subscription_id: str) -> list[str]:
         from infra.azure.preflight import locations_offering
-        from scaffolds import azure_spec
+        from core import azure_facts as azure_spec
 
         session = self._session_for(subscription_id)
         return locations_offering(session, self._gpu_profile or azure_spec.DEFAULT_GPU_PROFILE)

@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Optional
 
-from infra.errors import InputError, OperationFailed
-from infra.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
-from infra.models import RUNNING_STATES, Execution
+from core.errors import InputError, OperationFailed
+from core.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
+from core.models import RUNNING_STATES, Execution
 
 MOUNT = "/mount"
 STATE_RUNS_KEPT = 200

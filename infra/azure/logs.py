@@ -25,11 +25,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator, Optional
 
 from infra.azure.secrets import Target, describe_error, call, read_resource, secret_values, target
-from infra.errors import InputError, OperationFailed
-from infra.events import LogLine, StreamState
+from core.errors import InputError, OperationFailed
+from core.events import LogLine, StreamState
 from infra.logstream import (MAX_TAIL, AbortableStream, Backoff, Deduper, Pace, Record, env_scale, micros, parse_record,
                              parse_timestamp)
-from infra.models import RUNNING_STATES, TERMINAL_STATES, Execution
+from core.models import RUNNING_STATES, TERMINAL_STATES, Execution
 from infra.redact import Redactor
 
 JOBS_PREVIEW_API = "2023-11-02-preview"  # jobs getAuthToken / replicas: not in the SDK (§5)

@@ -1,7 +1,7 @@
 """Resource names: taken from the parameters files when set, else derived deterministically; and
 validated against Azure's naming rules BEFORE any call (a bad name is one InputError, no request).
 
-Derived names are AI Toolkit's prefixes (``scaffolds.azure_spec``) plus the suffix the generated bicep
+Derived names are AI Toolkit's prefixes (``core.azure_facts``) plus the suffix the generated bicep
 computes, ``substring(uniqueString(toLower(subscription().subscriptionId), toLower(resourceGroup().name),
 toLower(projectName)), 0, 5)``, evaluated here with ARM's exact ``uniqueString`` (``uniquestring.py``):
 a bicep deployment and an SDK run name the same resources, and a second run finds them again.
@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Optional
 
-from infra.errors import InputError
-from scaffolds.azure_spec import PROJECT_NAME_PARAMETER as PROJECT_PARAMETER
+from core.errors import InputError
+from core.azure_facts import PROJECT_NAME_PARAMETER as PROJECT_PARAMETER
 
 # parameters-file name -> our field (same keys in finetuning and inference parameters files)
 PARAMETER_FIELDS = {
@@ -46,7 +46,7 @@ def suffix(subscription_id: str, resource_group: str, project: str) -> str:
     """The bicep's ``resourceSuffix``: lowercased inputs (ARM names and ids are case-insensitive, and
     uniqueString is not), so ``--resource-group MyRG`` and an RG stored as ``myrg`` agree."""
     from infra.azure.uniquestring import unique_string
-    from scaffolds import azure_spec
+    from core import azure_facts as azure_spec
 
     value = unique_string(subscription_id.lower(), resource_group.lower(), project.lower())
     return value[:azure_spec.RESOURCE_SUFFIX_LENGTH]
@@ -54,7 +54,7 @@ def suffix(subscription_id: str, resource_group: str, project: str) -> str:
 
 def derive(subscription_id: str, resource_group: str, project: str) -> dict:
     """{field: name}: AI Toolkit's prefixes (the shared spec the bicep renders from) + the bicep's suffix."""
-    from scaffolds import azure_spec
+    from core import azure_facts as azure_spec
 
     sfx = suffix(subscription_id, resource_group, project)
     return {PARAMETER_FIELDS[param]: prefix + sfx for param, prefix in azure_spec.NAME_PREFIXES.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.models import PlannedChange
+from core.models import PlannedChange
 
 UNKNOWN = "(known after apply)"
 KEYED_LISTS = {

@@ -9,15 +9,14 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
-from infra.errors import InputError, OperationFailed
-from infra.events import EventSink, Info, ignore
+from core.errors import InputError, OperationFailed
+from core.events import EventSink, Info, ignore
 
 PROVIDERS = ("Microsoft.App", "Microsoft.Storage", "Microsoft.OperationalInsights")
 # Microsoft.App usage (quota) names per GPU workload profile type
@@ -187,11 +186,7 @@ def model_needs(project) -> ModelNeeds:
     """What the project's model needs: ``finetuning/train_config.json``'s model, and its catalog
     entry (``gpu_quota``, ``licence``) when the answers file names a catalog model."""
     needs = ModelNeeds()
-    try:
-        with open(project.path("finetuning/train_config.json"), encoding="utf-8") as fh:
-            model = (json.load(fh) or {}).get("model") or {}
-    except (OSError, ValueError):
-        model = {}
+    model = project.train_config().get("model") or {}
     answers = project.answers()
     entry: dict = {}
     model_id = model.get("id") or answers.get("model")

@@ -1,7 +1,7 @@
 """Provision (plan / apply) and tear down the Azure resources of a project, through the SDKs.
 
 Apply reads each resource, compares it with the desired body (``resources.py``, from the shared
-``scaffolds.azure_spec``) and only then creates or updates it, so a second run with nothing changed
+``core.azure_facts``) and only then creates or updates it, so a second run with nothing changed
 sends no write, and a run that failed half-way resumes where it stopped. Independent resources go
 in parallel: (storage account -> file service (share soft delete) -> share) || Log Analytics ->
 environment -> environment storage -> job / app. Every step is an event (StepStarted / StepFinished / StepFailed).
@@ -16,17 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from core import project_files
 from infra.azure import preflight, resources as R
 from infra.azure.names import ResourceNames, resolve_names
 from infra.azure.plan import UNKNOWN, change, changes_of
 from infra.azure.inputs import HOW
-from infra.errors import FtError, InputError, MissingInputs, OperationFailed
-from infra.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
-from infra.models import PlannedChange
-from scaffolds import azure_spec as spec
+from core.errors import FtError, InputError, MissingInputs, OperationFailed
+from core.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
+from core.models import PlannedChange
+from core import azure_facts as spec
 
-PARAM_FILES = {"finetuning": "infra/provision/finetuning.parameters.json",
-               "inference": "infra/provision/inference.parameters.json"}
+PARAM_FILES = {kind: f.rel for kind, f in project_files.PARAMETERS.items()}
 STEP_ATTEMPTS = 5  # whole-step retries on throttling / 5xx, on top of azure-core's own
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 STATE_CREATED = "created_resources"  # .ftstudio/state.json: resource id (lower) -> step, for teardown

@@ -1,4 +1,4 @@
-"""The desired Azure resources, as wire-form request bodies built from ``scaffolds.azure_spec`` (the
+"""The desired Azure resources, as wire-form request bodies built from ``core.azure_facts`` (the
 same facts the bicep templates render from) plus the project's parameters and resolved names.
 
 Pure functions (no SDK import): provision.py sends these bodies, plan.py diffs them against what
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from infra.azure.names import ResourceNames
-from infra.errors import InputError
-from scaffolds import azure_spec as spec
+from core.errors import InputError
+from core import azure_facts as spec
 
 FINETUNING_STEPS = ("storage", "fileservice", "share", "workspace", "environment", "envstorage", "job")
 INFERENCE_STEPS = ("storage", "fileservice", "share", "workspace", "environment", "envstorage", "app")

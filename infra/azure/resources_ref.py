@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.errors import InputError
+from core.errors import InputError
 
 PROVISION_FIX = "run `ftstudio provision finetune` first (it writes infra/finetuning.config.json)"
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.errors import InputError, OperationFailed
+from core.errors import InputError, OperationFailed
 from infra.redact import MIN_LENGTH, Redactor
 from infra.secret_rules import check_name, check_value
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
-from infra.errors import NotLoggedIn
+from core.errors import NotLoggedIn
 
 DEFAULT_ARM = "https://management.azure.com"
 DEFAULT_FILE = "https://{account}.file.core.windows.net"
@@ -97,7 +97,7 @@ class AzureSession:
 
     def require_subscription(self) -> str:
         if not self.subscription_id:
-            from infra.errors import MissingInputs
+            from core.errors import MissingInputs
 
             raise MissingInputs([("subscription", "--subscription or AZURE_SUBSCRIPTION_ID")])
         return self.subscription_id

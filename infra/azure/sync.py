@@ -7,8 +7,10 @@ syncing the same share agree on its state.
 
 Invariant: every manifest entry describes a file whose bytes on the share have that MD5. Hence
 - before overwriting or deleting files the manifest lists, their entries are removed (one write);
-- a file enters the manifest only after all its ranges were accepted (each range carries a
-  Content-MD5 the service checks) and the local file did not change while it was read;
+- a file enters the manifest only after every request that wrote its bytes was accepted (each
+  carries a Content-MD5 the service checks: Create File with the first 4 MiB as its body, so a
+  small file is one request, then one Put Range per further 4 MiB) and the local file did not
+  change while it was read;
 - the manifest is written at the end, every ``CHECKPOINT_S`` during a long sync, and on failure or
   Ctrl-C with what was verified — so a re-run uploads exactly what is missing or unverified.
 Files the job wrote (outputs/, model-cache/, caches) are never in the manifest and never deleted.
@@ -25,12 +27,14 @@ from pathlib import Path
 from typing import Optional
 
 from infra import workspace
-from infra.errors import Cancelled, InputError, OperationFailed
-from infra.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
-from infra.models import SyncResult
+from core.errors import Cancelled, InputError, OperationFailed
+from core.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
+from core.models import SyncResult
 
-FILE_WORKERS = 8  # files uploaded at once (small files are latency bound)
-RANGE_WORKERS = 8  # 4 MiB ranges of large files uploaded at once
+FILE_WORKERS = 32  # small files uploaded at once: each is one round trip, so many in flight
+SMALL_FILE_BYTES = 256 * 1024  # up to this size a file goes to the FILE_WORKERS
+LARGE_FILE_WORKERS = 8  # larger files at once (each holds up to 4 MiB in memory while it is sent)
+RANGE_WORKERS = 8  # their further 4 MiB ranges uploaded at once
 CHECKPOINT_S = 20.0  # how often a long sync saves its progress in the manifest
 TICK_S = 0.2  # progress event cadence
 NEVER_UPLOADED = ("outputs/", "model-cache/")  # the job's folders: the contract says sync never writes them
@@ -39,7 +43,7 @@ RANGE_BYTES = 4 * 1024 * 1024
 
 
 def hash_cache_path(root: Path) -> Path:
-    from infra.paths import cache_dir, project_key
+    from core.paths import cache_dir, project_key
 
     return cache_dir() / "hashes" / f"{project_key(root)}.json"
 
@@ -68,8 +72,9 @@ def read_manifest(share) -> tuple[Optional[dict], int]:
 
 def _bucket(n: int) -> int:
     """Manifest file sizes are powers of two (>= 16 KiB), padded with spaces (valid JSON), so a
-    rewrite usually keeps the size and is one atomic Put Range instead of create + range — a
-    dropped connection then leaves the old manifest, not a torn one."""
+    rewrite usually keeps the size and is one atomic Put Range over the old bytes instead of a
+    Create File that replaces the file — a dropped connection then leaves the old manifest, not a
+    torn one."""
     size = MANIFEST_MIN_BYTES
     while size < n:
         size *= 2
@@ -109,12 +114,21 @@ def sync(backend, *, dry_run: bool = False, force: bool = False, delete: bool = 
     rules = workspace.IgnoreRules(root)
     local = workspace.scan(root, cache_path=hash_cache_path(root), rules=rules)
     local = [e for e in local if not e.path.startswith(NEVER_UPLOADED)]
+    name_problem: Optional[InputError] = None
+    try:
+        workspace.check_share_names(e.path for e in local)  # before the first request
+    except InputError as exc:
+        if not dry_run:
+            raise
+        name_problem = exc
     on_event(StepFinished("scan", "Scanning the workspace", detail=f"{len(local)} files, {workspace.human_bytes(sum(e.size for e in local))}"))
 
     with _open_share(backend, kind, refs) as share:
         manifest, manifest_size = read_manifest(share)
         plan = workspace.plan_sync(local, manifest, delete=delete)
         if dry_run:
+            if name_problem is not None:
+                on_event(Info(name_problem.one_line(), level="warning"))
             try:
                 workspace.check_upload(plan.upload, force=force)
             except InputError as exc:
@@ -157,6 +171,7 @@ class _Uploader:
         stale = [e.path for e in plan.upload if e.path in self.files] + [p for p in plan.delete if p in self.files]
         known = {d for p in self.files for d in _parents(p)}  # folders of files on the share exist
         with ThreadPoolExecutor(FILE_WORKERS, thread_name_prefix="sync-file") as files_pool, \
+                ThreadPoolExecutor(LARGE_FILE_WORKERS, thread_name_prefix="sync-large") as large_pool, \
                 ThreadPoolExecutor(RANGE_WORKERS, thread_name_prefix="sync-range") as range_pool:
             try:
                 if stale:
@@ -165,7 +180,7 @@ class _Uploader:
                     self._write_manifest(self.files)
                 needed = {d for e in plan.upload for d in _parents(e.path)} - known
                 share.ensure_directories(needed, files_pool)
-                self._transfer(files_pool, range_pool)
+                self._transfer(files_pool, large_pool, range_pool)
             except KeyboardInterrupt:
                 self.cancel.set()
                 self._save_quietly()
@@ -182,7 +197,7 @@ class _Uploader:
                 from infra.azure.fileshare import describe
 
                 message = (
-                    f"Sync failed after {len(self.uploaded)} of {len(plan.upload)} files: {describe(exc)}. "
+                    f"Sync failed after {len(self.uploaded)} of {len(plan.upload)} files: {describe(exc).rstrip('.')}. "
                     "Run `ftstudio sync` again to finish (verified files are not sent twice)."
                 )
                 on_event(StepFailed("sync", title, message))
@@ -200,10 +215,11 @@ class _Uploader:
             requests=share.requests,
         )
 
-    def _transfer(self, files_pool, range_pool) -> None:
+    def _transfer(self, files_pool, large_pool, range_pool) -> None:
         # Largest first: a big file's ranges overlap with the many small files instead of trailing.
         order = sorted(self.plan.upload, key=lambda e: e.size, reverse=True)
-        pending = {files_pool.submit(self._upload_one, e, range_pool): e for e in order}
+        pending = {(large_pool if e.size > SMALL_FILE_BYTES else files_pool).submit(self._upload_one, e, range_pool): e
+                   for e in order}
         pending.update({files_pool.submit(self._delete_one, p): p for p in self.plan.delete})
         last_save = time.monotonic()
         last_bytes = -1

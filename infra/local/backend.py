@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
-from infra.errors import InputError, OperationFailed
-from infra.events import EventSink, Info, StepFinished, StepStarted, ignore
+from core.errors import InputError, OperationFailed
+from core.events import EventSink, Info, StepFinished, StepStarted, ignore
 from infra.local import inference, runs
 from infra.local import supervisor as sv
 from infra.local.commands import local_script
@@ -25,7 +25,7 @@ from infra.local.logs import follow_run
 from infra.logstream import AbortableStream
 from infra.local.pyenv import ENV_VAR, PythonEnv, ensure_env, env_status, override_python
 from infra.local.secrets import SecretStore
-from infra.models import RUNNING_STATES, TERMINAL_STATES, Endpoint, Execution, PlannedChange, SyncResult
+from core.models import RUNNING_STATES, TERMINAL_STATES, Endpoint, Execution, PlannedChange, SyncResult
 
 REQUIREMENTS = Path("setup/requirements.txt")
 KINDS = ("finetuning", "inference")

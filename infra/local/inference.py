@@ -15,11 +15,11 @@ import urllib.error
 import urllib.request
 from typing import Optional
 
-from infra.errors import OperationFailed
-from infra.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
+from core.errors import OperationFailed
+from core.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
 from infra.local import supervisor as sv
 from infra.local.commands import local_script
-from infra.models import TERMINAL_STATES
+from core.models import TERMINAL_STATES
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 7860  # AI Toolkit's

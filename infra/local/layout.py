@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.paths import data_dir, project_key
+from core.paths import data_dir, project_key
 
 
 @dataclass(frozen=True)

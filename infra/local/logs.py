@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from infra.events import LogLine, StreamState
+from core.events import LogLine, StreamState
 from infra.local import supervisor as sv
 from infra.logstream import parse_timestamp
-from infra.models import TERMINAL_STATES
+from core.models import TERMINAL_STATES
 
 POLL_S = 0.2
 

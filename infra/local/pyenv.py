@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from infra.errors import InputError, OperationFailed
-from infra.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
+from core.errors import InputError, OperationFailed
+from core.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
 from infra.local.layout import envs_dir, pip_cache_dir
 
 ENV_VAR = "FTSTUDIO_LOCAL_PYTHON"

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from infra.errors import OperationFailed
+from core.errors import OperationFailed
 from infra.local import supervisor as sv
-from infra.models import TERMINAL_STATES, Execution
+from core.models import TERMINAL_STATES, Execution
 
 START_TIMEOUT_S = 20.0
 STOP_GRACE_ENV = "FTSTUDIO_STOP_GRACE_S"

@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from infra.errors import InputError, OperationFailed
+from core.errors import InputError, OperationFailed
 from infra.redact import MIN_LENGTH
 from infra.secret_rules import check_name, check_value
 

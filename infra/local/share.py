@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 from infra import workspace
-from infra.errors import InputError, OperationFailed
-from infra.events import EventSink, Progress, StepFinished, StepStarted, ignore
-from infra.models import SyncResult
+from core.errors import InputError, OperationFailed
+from core.events import EventSink, Progress, StepFinished, StepStarted, ignore
+from core.models import SyncResult
 
 COPY_CHUNK = 4 * 1024 * 1024
 
@@ -37,12 +38,25 @@ def read_manifest(share: Path) -> dict:
     return {"version": 1, "files": files}
 
 
-def atomic_copy(src: Path, dest: Path) -> None:
+def atomic_copy(src: Path, dest: Path, *, verify: bool = False) -> None:
+    """Copy through a temp file beside ``dest``, then rename. The temp name is unique and created
+    exclusively, so it never overwrites a file that happens to have that name.
+
+    ``verify``: the copy must have the source's size, and the source must not have changed during
+    the copy (size and mtime), else ``SourceChanged`` and ``dest`` is left as it was."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.ftstudio-tmp-{os.getpid()}"
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".ftstudio-tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
+        before = os.stat(src)
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)  # keeps the mode (executable scripts) and mtime
+        if verify:
+            after = os.stat(src)
+            if (tmp.stat().st_size != before.st_size
+                    or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)):
+                raise SourceChanged(str(src))
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -50,6 +64,41 @@ def atomic_copy(src: Path, dest: Path) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_error_fix(exc: OSError) -> str:
+    """The fix for an OS error met while writing a download (both backends)."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
+        how = "free disk space"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        how = "move away the file (or folder) in the way, or choose another --to"
+    else:
+        how = "fix the permissions of the --to folder, or choose another --to"
+    return f"{how}, then run the download again (finished files are kept)"
+
+
+class SourceChanged(Exception):
+    """The file being copied was written to during the copy."""
+
+
+def check_download_target(to: Path) -> None:
+    """``--to`` must be a folder this user can write, or creatable as one. Checked before anything
+    is transferred (both backends), so a file in the way is one line (exit 2), not an OSError."""
+    to = Path(to)
+    probe = to
+    while not (probe.exists() or probe.is_symlink()) and probe.parent != probe:
+        probe = probe.parent
+    fix = "give a folder to download into (it is created when missing)"
+    if probe.is_symlink() and not probe.exists():
+        raise InputError(f"--to {to}: {probe} is a broken symbolic link.", field="--to", fix=fix)
+    if not probe.is_dir():
+        where = "is a file" if probe == to else f"is under {probe}, which is a file"
+        raise InputError(f"--to {to} {where}, not a folder.", field="--to", fix=fix)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--to {to} is not writable ({probe} is read-only for this user).", field="--to",
+                         fix="choose a folder you can write to, or fix its permissions")
 
 
 def sync(project_root: Path, share: Path, *, hash_cache: Optional[Path] = None, dry_run: bool = False,
@@ -86,7 +135,7 @@ def sync(project_root: Path, share: Path, *, hash_cache: Optional[Path] = None, 
             _prune_empty(target.parent, share)
     finally:
         # What was copied so far is recorded even when interrupted: the next sync resumes.
-        from scaffolds.jsonio import write_json
+        from core.jsonio import write_json
 
         write_json(share / workspace.MANIFEST_NAME, {"version": 1, "files": files})
     return result
@@ -120,15 +169,21 @@ def resolve_remote(share: Path, remote_path: str) -> Path:
 
 
 def download(share: Path, remote_path: str, to: Path, *, on_event: EventSink = ignore) -> Path:
-    """Copy a share file or folder into ``to`` (as ``to/<its name>``), verifying every size.
+    """Copy a share file or folder into ``to`` (as ``to/<its name>``), verifying every copy.
 
-    Files already there with the same size and mtime are skipped, so an interrupted download resumes.
+    Files already there with the same size and mtime (copies keep the source's) are skipped, so an
+    interrupted download resumes. Each copy goes through a temp file and is renamed only when it
+    has the source's size and the source did not change meanwhile: ``to`` never holds half a file.
     """
+    check_download_target(Path(to))
     src = resolve_remote(share, remote_path)
     if not src.exists():
         raise OperationFailed(f"{remote_path} does not exist in the local share ({share}).",
                               fix="see `ftstudio status` for the runs and their outputs")
     dest = Path(to) / src.name
+    if src.is_dir() and (dest.is_file() or dest.is_symlink() and not dest.is_dir()):
+        raise InputError(f"{dest} is a file, not a folder; the download needs a folder there.",
+                         field="--to", fix="move that file away or choose another --to")
     pairs = [(src, dest)] if src.is_file() else [
         (p, dest / p.relative_to(src)) for p in sorted(src.rglob("*")) if p.is_file() and not p.is_symlink()
     ]
@@ -139,15 +194,33 @@ def download(share: Path, remote_path: str, to: Path, *, on_event: EventSink = i
         st = s.stat()
         try:
             dst = d.stat()
-            fresh = dst.st_size == st.st_size and dst.st_mtime_ns == st.st_mtime_ns
-        except FileNotFoundError:
+            fresh = d.is_file() and dst.st_size == st.st_size and dst.st_mtime_ns == st.st_mtime_ns
+        except OSError:  # absent, or a file in the way of its folder: the copy says which
             fresh = False
         if not fresh:
-            atomic_copy(s, d)
-            if d.stat().st_size != st.st_size:
-                raise OperationFailed(f"Copy of {s.relative_to(share)} is incomplete (size mismatch).",
-                                      fix="run `ftstudio download` again")
+            _copy_one(share, s, d)
         done += st.st_size
         on_event(Progress("download", done, total))
     on_event(StepFinished("download", f"Downloaded {len(pairs)} files to {dest}"))
     return dest
+
+
+def _copy_one(share: Path, src: Path, dest: Path) -> None:
+    try:
+        rel = src.relative_to(share.resolve())  # resolve_remote gives resolved paths
+    except ValueError:
+        rel = src
+    for attempt in (1, 2):
+        try:
+            atomic_copy(src, dest, verify=True)
+            return
+        except SourceChanged:
+            if attempt == 2:  # written to while copied, twice: a run is still writing it
+                raise OperationFailed(f"{rel} changed while it was being copied; {dest} was not written.",
+                                      fix="run `ftstudio download` again once the run writing it has finished",
+                                      ) from None
+        except OSError as exc:
+            where = exc.filename2 or exc.filename
+            detail = "" if where is None or ".ftstudio-tmp" in str(where) or str(where) == str(dest) else f" ({where})"
+            raise OperationFailed(f"Could not copy {rel} to {dest}: {exc.strerror or exc}{detail}.",
+                                  fix=write_error_fix(exc)) from None

@@ -15,9 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Optional
 
-from infra import events as ev
-from infra.errors import InputError
-from scaffolds import azure_spec
+from core import events as ev
+from core.errors import InputError
+from core import azure_facts as azure_spec
 from scaffolds.catalog import formats
 
 T4 = "Consumption-GPU-NC8as-T4"

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any, Optional
 
-from infra.errors import InputError
+from core.errors import InputError
 from scaffolds.catalog import formats
 
 CACHE_FILE = "hub-models.json"
@@ -28,13 +28,13 @@ def offline() -> bool:
 
 
 def _cache_path():
-    from infra.paths import cache_dir
+    from core.paths import cache_dir
 
     return cache_dir() / CACHE_FILE
 
 
 def _read_cache() -> dict:
-    from scaffolds.jsonio import read_json
+    from core.jsonio import read_json
 
     try:
         data = read_json(_cache_path())
@@ -44,7 +44,7 @@ def _read_cache() -> dict:
 
 
 def _write_cache(key: str, facts: dict) -> None:
-    from scaffolds.jsonio import write_json
+    from core.jsonio import write_json
 
     data = _read_cache()
     data[key] = {"checked_at": time.time(), "facts": facts}

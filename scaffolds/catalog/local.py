@@ -6,7 +6,7 @@ import json
 import struct
 from pathlib import Path
 
-from infra.errors import InputError
+from core.errors import InputError
 from scaffolds.catalog import formats
 
 _WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import weakref
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -74,6 +75,17 @@ def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
+# (path, first byte, last byte) of every ranged Get File answered, per share: tests prove a resume
+# read only the missing bytes.
+_READS: "weakref.WeakKeyDictionary[ShareFS, list[tuple[str, int, int]]]" = weakref.WeakKeyDictionary()
+
+
+def reads(fake, account: str, share: str) -> list[tuple[str, int, int]]:
+    """The share's read log itself (a test may clear it)."""
+    with fake.state.lock:
+        return _READS.setdefault(fake.state.shares[(account.lower(), share.lower())], [])
+
+
 def handle_files(fake, req: Request) -> Response:
     try:
         return _handle(fake, req)
@@ -98,6 +110,7 @@ def _handle(fake, req: Request) -> Response:
                          "formed correctly including the signature.")
     if not share:
         raise FilesError(400, "InvalidUri", "The requested URI does not represent any resource on the server.")
+    _check_path(path)
     restype = (q.get("restype") or "").lower()
     comp = (q.get("comp") or "").lower()
     with state.lock:
@@ -113,6 +126,24 @@ def _handle(fake, req: Request) -> Response:
         if comp == "rename" and req.method == "PUT":
             return _rename_file(req, account, share, fs, path)
         return _file_ops(req, fs, path, comp)
+
+
+_FORBIDDEN = set('"\\:|<>*?')
+_RESERVED = {*(f"LPT{i}" for i in range(1, 10)), *(f"COM{i}" for i in range(1, 10)), "PRN", "AUX", "NUL", "CON",
+             "CLOCK$"}
+
+
+def _check_path(path: str) -> None:
+    """Azure Files' naming rules for directories and files: 400 for a forbidden character, a control
+    character, a reserved name, a name over 255 characters or a path over 2,048."""
+    if len(path) > 2048:
+        raise FilesError(400, "InvalidResourceName", "The specified resource name length is not within the permissible limits.")
+    for part in path.split("/") if path else []:
+        if (part in (".", "..") or _FORBIDDEN & set(part) or any(ord(c) < 0x20 for c in part)
+                or part.upper() in _RESERVED):
+            raise FilesError(400, "InvalidResourceName", "The specifed resource name contains invalid characters.")
+        if len(part) > 255:
+            raise FilesError(400, "InvalidResourceName", "The specified resource name length is not within the permissible limits.")
 
 
 def _share_ops(state, req, account, share, fs) -> Response:
@@ -389,6 +420,7 @@ def _file_ops(req: Request, fs: ShareFS, path: str, comp: str) -> Response:
         end = size - 1 if end is None or end >= size else end
         chunk = bytes(f.data[start:end + 1])
         h["Content-Range"] = f"bytes {start}-{end}/{size}"
+        _READS.setdefault(fs, []).append((path, start, end))
         if f.md5 is not None:
             h["x-ms-content-md5"] = base64.b64encode(f.md5).decode()
         if (req.header("x-ms-range-get-content-md5") or "").lower() == "true":

@@ -95,6 +95,10 @@ class _Server(ThreadingHTTPServer):
         try:
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle/delayed-ACK stalls
             request.settimeout(30)
+            if self.fake.latency_ms > 0:
+                # a new connection costs the TCP and the TLS handshakes: two round trips before
+                # its first request can be sent (the client waits in its handshake meanwhile)
+                time.sleep(2 * self.fake.latency_ms / 1000.0)
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
@@ -211,6 +215,10 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         raw_path, raw_query = split.path, split.query
         body = self._read_body()
+        if fake.latency_ms > 0:
+            # one network round trip per request, spent in this connection's own thread so that
+            # concurrent requests overlap as they do on a real network
+            time.sleep(fake.latency_ms / 1000.0)
         req = Request(self.command, raw_path, raw_query, self.headers, body, fake.base_url, conn=self)
         surface = fake.surface_of(req)
         logged = False
@@ -276,10 +284,14 @@ class FakeAzure:
     FRESH_SUBSCRIPTION = "9f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0"
     TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, standalone: bool = False):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, standalone: bool = False, latency_ms: float = 0.0):
         from .state import AzureState
 
         self.host, self._port, self.standalone = host, port, standalone
+        # Simulated network round trip (benchmarks): every request is answered ``latency_ms`` after
+        # it arrived and every new connection first waits two round trips (TCP + TLS handshakes).
+        # Settable at any time; ``reset()`` restores the constructor's value.
+        self.default_latency_ms = self.latency_ms = float(latency_ms)
         self.tenant_id = self.TENANT
         self.subscription_id = self.DEFAULT_SUBSCRIPTION
         self.fresh_subscription_id = self.FRESH_SUBSCRIPTION
@@ -360,6 +372,7 @@ class FakeAzure:
         self.state.base_url = getattr(self, "base_url", "")
         self.faults.clear()
         self.requests.clear()
+        self.latency_ms = self.default_latency_ms
         self.jobs.reset()
         self.apps.reset()
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Iterator, Optional
 
-from infra.events import LogLine, Progress, StepFailed, StepFinished, StepStarted, StreamState
-from infra.models import Endpoint, Execution, PlannedChange, SyncResult
+from core.events import LogLine, Progress, StepFailed, StepFinished, StepStarted, StreamState
+from core.models import Endpoint, Execution, PlannedChange, SyncResult
 from scaffolds.project import Project
 
 MODEL = {
@@ -114,7 +114,7 @@ class FixedBackend:
             if change.resource == "job":
                 on_event(StepFailed("job", f"Job {change.name}", "SubscriptionConsumptionT4Gpus quota is 0. "
                                     "Fix: request T4 quota in the portal, or pick another region"))
-                from infra.errors import OperationFailed
+                from core.errors import OperationFailed
 
                 raise OperationFailed("Job demo-job: quota exceeded.", fix="request T4 quota, then provision again")
             on_event(StepFinished(change.resource, f"{change.resource} {change.name}",

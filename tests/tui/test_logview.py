@@ -7,7 +7,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Log
 
-from infra.events import LogLine, StreamState
+from core.events import LogLine, StreamState
 from tests.tui.helpers import wait_for
 from tui.widgets.logview import LogView
 

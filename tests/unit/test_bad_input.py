@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra import secret_rules
-from infra.errors import InputError
+from core.errors import InputError
 from scaffolds import params
 from tui.cli import main
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scaffolds import azure_spec as spec
+from core import azure_facts as spec
 from scaffolds.generate import ProjectSpec, generate_project
 
 CHECKOV = Path(sys.executable).with_name("checkov")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import events as ev
-from infra.errors import InputError
-from scaffolds import azure_spec, catalog, sample_dataset
+from core import events as ev
+from core.errors import InputError
+from core import azure_facts as azure_spec
+from scaffolds import catalog, sample_dataset
 from scaffolds.catalog import formats, hub
 from scaffolds.dataset import validate_lines
 from scaffolds.params import template_fields

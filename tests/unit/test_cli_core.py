@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from infra.errors import ExitCode, InputError, MissingInputs, OperationFailed
+from core.errors import ExitCode, InputError, MissingInputs, OperationFailed
 from tui.cli import build_parser, main
 from tui.output import Console
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import ExitCode, MissingInputs
+from core.errors import ExitCode, MissingInputs
 from tui.cli import build_parser, main
 from tui.output import Console
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import events as ev
-from infra.errors import InputError
-from scaffolds import azure_spec, catalog, params, sample_dataset
+from core import events as ev
+from core.errors import InputError
+from core import azure_facts as azure_spec
+from scaffolds import catalog, params, sample_dataset
 from scaffolds.generate import ProjectSpec, generate_project
 from scaffolds.project import Project
 from scaffolds.render import output_path, template_files

@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from infra.errors import OperationFailed
-from infra.events import Collector, Info, LogLine
+from core.errors import OperationFailed
+from core.events import Collector, Info, LogLine
 from infra.local import supervisor as sv
 from infra.local.backend import LocalBackend
 from infra.local.inference import localize_server_step

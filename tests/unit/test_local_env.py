@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import InputError, OperationFailed
-from infra.events import Collector, StepFinished, StepStarted
+from core.errors import InputError, OperationFailed
+from core.events import Collector, StepFinished, StepStarted
 from infra.local.backend import LocalBackend
 from infra.local.pyenv import COMPLETE, ENV_VAR, ensure_env, env_status
 from test_local_support import make_local_project

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from infra.events import LogLine, StreamState
+from core.events import LogLine, StreamState
 from infra.local import supervisor as sv
 from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout

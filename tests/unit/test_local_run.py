@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from infra.errors import InputError
-from infra.events import Collector, Info
+from core.errors import InputError
+from core.events import Collector, Info
 from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout
 from test_local_supervisor import wait_done

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from infra.errors import InputError
+from core.errors import InputError
 from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout
 from test_local_support import cli, local_python, new_project  # noqa: F401 - fixtures

@@ -11,7 +11,7 @@ import pytest
 from infra.local import runs
 from infra.local import supervisor as sv
 from infra.local.layout import LocalLayout
-from infra.models import TERMINAL_STATES
+from core.models import TERMINAL_STATES
 from test_local_support import local_python, new_project, step  # noqa: F401 - fixtures
 
 

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from infra import workspace
-from infra.errors import InputError, OperationFailed
-from infra.events import Collector, Progress
+from core.errors import InputError, OperationFailed
+from core.events import Collector, Progress
 from infra.local import share as local_share
 from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout

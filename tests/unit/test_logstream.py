@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from infra.errors import InputError
+from core.errors import InputError
 from infra.logstream import MAX_TAIL, Backoff, Deduper, Pace, micros, parse_duration, parse_record
 
 

@@ -9,8 +9,8 @@ from infra.azure import names as N
 from infra.azure.inputs import AzureInputs, resolve_inputs
 from infra.azure.plan import changes_of, diff
 from infra.azure.uniquestring import murmur64, unique_string
-from infra.errors import InputError, MissingInputs
-from scaffolds import azure_spec
+from core.errors import InputError, MissingInputs
+from core import azure_facts as azure_spec
 from scaffolds.project import Project
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.events import StepFailed, StepFinished, StepStarted, StreamState
+from core.events import StepFailed, StepFinished, StepStarted, StreamState
 from tests.wire._provision_project import quiet_log, writes
 from tui.cli import main
 from tui.output import Console

@@ -8,8 +8,8 @@ import pytest
 from infra.azure import provision as P
 from infra.azure.deploy import deploy, new_revision_suffix
 from infra.azure.inputs import AzureInputs
-from infra.errors import OperationFailed
-from infra.events import Collector, StepFailed, StepFinished
+from core.errors import OperationFailed
+from core.events import Collector, StepFailed, StepFinished
 from tests.wire._provision_project import backend_for, write_project
 
 pytestmark = pytest.mark.wire

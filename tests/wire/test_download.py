@@ -2,14 +2,20 @@
 recursion, progress, resume of partial files, verification."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
 
 import pytest
 
-from infra.errors import InputError, OperationFailed
-from infra.events import Collector, Progress, StepFinished
-from tests.wire._finetune_project import JOB, backend_for, ft_azure, write_project  # noqa: F401
+from infra.azure.download import PART
+from infra.azure.sync import _open_share
+from core.errors import InputError, OperationFailed
+from core.events import Collector, Progress, StepFinished, StepStarted
+from tests.fakeazure.files import reads
+from tests.wire._finetune_project import ACCOUNT, JOB, SHARE, backend_for, ft_azure, write_project  # noqa: F401
 
 pytestmark = pytest.mark.wire
 
@@ -25,6 +31,21 @@ def _run_to_end(fake, backend, **script):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     return ex
+
+
+@contextlib.contextmanager
+def _disk_full_after(limit: int):
+    """Writes past ``limit`` bytes of a file fail as on a full disk (EFBIG from RLIMIT_FSIZE, this
+    process only): a real OS error in the middle of a download."""
+    resource = pytest.importorskip("resource")
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
 
 
 @pytest.fixture
@@ -83,25 +104,26 @@ def test_nothing_to_download_is_clear(ft_azure, project, tmp_path):
         backend_for(project).download(None, tmp_path / "x")
 
 
-def test_resume_skips_complete_files_and_continues_partial_ones(ft_azure, project, tmp_path):
+def test_files_already_there_are_trusted_only_from_a_recorded_download(ft_azure, project, tmp_path):
     backend = backend_for(project)
     ex = _run_to_end(ft_azure, backend, writes=_outputs())
     dest = tmp_path / "got" / ex.run_id
     dest.mkdir(parents=True)
-    # a complete file from an earlier attempt, and the first 5 MiB of the adapter in a .part
-    (dest / "adapter_config.json").write_bytes(b'{"r": 8, "lora_alpha": 16}')
-    before = (dest / "adapter_config.json").stat().st_mtime_ns
+    # same size as the remote, but nothing proves it is that version (a job's file has no MD5)
+    (dest / "adapter_config.json").write_bytes(b'{"r": 9, "lora_alpha": 16}')
+    # a local file with the old temp name: not ours any more, so never spliced and never touched
     (dest / "adapter_model.safetensors.part").write_bytes(ADAPTER[: 5 * 1024 * 1024])
 
     events = Collector()
     backend.download(ex.run_id, tmp_path / "got", on_event=events)
+    assert (dest / "adapter_config.json").read_bytes() == b'{"r": 8, "lora_alpha": 16}'
     assert (dest / "adapter_model.safetensors").read_bytes() == ADAPTER
-    assert not (dest / "adapter_model.safetensors.part").exists()
-    assert (dest / "adapter_config.json").stat().st_mtime_ns == before  # not fetched again
+    assert (dest / "adapter_model.safetensors.part").read_bytes() == ADAPTER[: 5 * 1024 * 1024]
+    assert not [p for p in dest.rglob("*") if PART in p.name]
     finished = [e for e in events.events if isinstance(e, StepFinished) and e.step == "download"]
-    assert "3 fetched, 1 already there" in finished[0].detail
+    assert "4 fetched, 0 already there" in finished[0].detail
 
-    # a second run finds everything in place and fetches nothing
+    # a second run finds everything in place, as recorded, and fetches nothing
     events = Collector()
     ft_azure.requests.clear()
     backend.download(ex.run_id, tmp_path / "got", on_event=events)
@@ -110,29 +132,188 @@ def test_resume_skips_complete_files_and_continues_partial_ones(ft_azure, projec
     assert ranged_gets == []
 
 
-def test_partial_download_continues_from_where_it_stopped(ft_azure, project, tmp_path):
-    """Proof that the .part is continued (not restarted): a file uploaded by sync carries a stored
-    MD5; a .part whose prefix is wrong is detected after the ranged continuation, then removed,
-    and the next attempt fetches it whole."""
+def test_a_same_size_rewrite_without_md5_is_fetched_again(ft_azure, project, tmp_path):
+    backend = backend_for(project)
+    ex = _run_to_end(ft_azure, backend, writes=_outputs())
+    dest = backend.download(ex.run_id, tmp_path / "got")
+    new = os.urandom(len(ADAPTER))  # same size, other bytes, no Content-MD5: only the ETag tells
+    ft_azure.state.put_file(ACCOUNT, SHARE, f"outputs/{ex.run_id}/adapter_model.safetensors", new)
+    events = Collector()
+    backend.download(ex.run_id, tmp_path / "got", on_event=events)
+    assert (dest / "adapter_model.safetensors").read_bytes() == new
+    assert "1 fetched, 3 already there" in [e for e in events.events if isinstance(e, StepFinished)][0].detail
+    # and a local edit (mtime changes) is replaced by the share's version
+    (dest / "metrics.json").write_bytes(b'{"status": "edited!!"}')
+    backend.download(ex.run_id, tmp_path / "got")
+    assert (dest / "metrics.json").read_bytes() == b'{"status": "succeeded"}'
+
+
+def test_interrupted_download_resumes_with_a_ranged_read(ft_azure, project, tmp_path):
+    """A full disk stops the adapter after 5 MiB: one line naming the file, exit 1, nothing at the
+    destination; the next run reads only the missing bytes of the same version (same ETag)."""
+    backend = backend_for(project)
+    ex = _run_to_end(ft_azure, backend, writes=_outputs())
+    remote = f"outputs/{ex.run_id}/adapter_model.safetensors"
+    dest = tmp_path / "got" / ex.run_id
+    part = dest / ("adapter_model.safetensors" + PART)
+    with _disk_full_after(5 * 1024 * 1024), pytest.raises(OperationFailed) as err:
+        backend.download(ex.run_id, tmp_path / "got")
+    assert str(dest / "adapter_model.safetensors") in err.value.one_line() and remote in err.value.one_line()
+    assert "\n" not in err.value.one_line()
+    assert not (dest / "adapter_model.safetensors").exists()
+    assert part.stat().st_size == 5 * 1024 * 1024
+
+    reads(ft_azure, ACCOUNT, SHARE).clear()
+    backend.download(ex.run_id, tmp_path / "got")
+    assert (dest / "adapter_model.safetensors").read_bytes() == ADAPTER
+    assert not part.exists()
+    assert [r[1:] for r in reads(ft_azure, ACCOUNT, SHARE) if r[0] == remote] == [(5 * 1024 * 1024, len(ADAPTER) - 1)]
+
+
+def test_a_stale_part_from_an_older_version_starts_over(ft_azure, project, tmp_path):
+    """The issue's case: a part of an older adapter, the remote since rewritten and bigger. The
+    part's recorded ETag differs from the share's: it is discarded, never spliced."""
+    backend = backend_for(project)
+    ex = _run_to_end(ft_azure, backend, writes=_outputs())
+    remote = f"outputs/{ex.run_id}/adapter_model.safetensors"
+    dest = tmp_path / "got" / ex.run_id
+    with _disk_full_after(5 * 1024 * 1024), pytest.raises(OperationFailed):
+        backend.download(ex.run_id, tmp_path / "got")
+    assert (dest / ("adapter_model.safetensors" + PART)).stat().st_size == 5 * 1024 * 1024
+    rewritten = os.urandom(2 * len(ADAPTER))
+    ft_azure.state.put_file(ACCOUNT, SHARE, remote, rewritten)
+
+    reads(ft_azure, ACCOUNT, SHARE).clear()
+    backend.download(ex.run_id, tmp_path / "got")
+    assert (dest / "adapter_model.safetensors").read_bytes() == rewritten
+    assert [r[1] for r in reads(ft_azure, ACCOUNT, SHARE) if r[0] == remote] == [0]
+
+
+def test_a_corrupted_part_is_caught_by_the_stored_md5(ft_azure, project, tmp_path):
     payload = os.urandom(9 * 1024 * 1024)
     (project / "dataset").mkdir()
     (project / "dataset" / "big.jsonl").write_bytes(payload)
     backend = backend_for(project)
-    backend.sync()
-    dest = tmp_path / "got" / "dataset"
-    dest.mkdir(parents=True)
-    (dest / "big.jsonl.part").write_bytes(b"\x00" * (3 * 1024 * 1024))  # wrong bytes, right length so far
-    with pytest.raises(OperationFailed, match="MD5 mismatch"):
+    backend.sync()  # uploaded by sync: the share stores its Content-MD5
+    part = tmp_path / "got" / "dataset" / ("big.jsonl" + PART)
+    with _disk_full_after(3 * 1024 * 1024), pytest.raises(OperationFailed):
         backend.download("dataset", tmp_path / "got")
-    assert not (dest / "big.jsonl.part").exists()
+    with open(part, "r+b") as fh:
+        fh.write(b"\x00" * 1024)  # the disk garbled the kept prefix
+    with pytest.raises(OperationFailed, match="dataset/big.jsonl: MD5 mismatch"):
+        backend.download("dataset", tmp_path / "got")
+    assert not part.exists() and not (tmp_path / "got" / "dataset" / "big.jsonl").exists()
     backend.download("dataset", tmp_path / "got")
-    assert (dest / "big.jsonl").read_bytes() == payload
+    assert (tmp_path / "got" / "dataset" / "big.jsonl").read_bytes() == payload
 
-    # and a correct prefix is kept and completed
-    (dest / "big.jsonl").unlink()
-    (dest / "big.jsonl.part").write_bytes(payload[: 7 * 1024 * 1024])
-    backend.download("dataset", tmp_path / "got")
-    assert (dest / "big.jsonl").read_bytes() == payload
+
+def test_a_share_holding_a_file_and_its_part_name(ft_azure, project, tmp_path):
+    """``a.bin`` and ``a.bin.part`` on the share are two files: both arrive whole, every time."""
+    one, two = os.urandom(60), os.urandom(5 * 1024 * 1024)
+    ft_azure.state.put_file(ACCOUNT, SHARE, "outputs/pair/a.bin", one)
+    ft_azure.state.put_file(ACCOUNT, SHARE, "outputs/pair/a.bin.part", two)
+    ft_azure.state.put_file(ACCOUNT, SHARE, "outputs/pair/a.bin.part.part", b"3")
+    backend = backend_for(project)
+    for _ in range(3):
+        dest = backend.download("outputs/pair", tmp_path / "got")
+        assert (dest / "a.bin").read_bytes() == one
+        assert (dest / "a.bin.part").read_bytes() == two
+        assert (dest / "a.bin.part.part").read_bytes() == b"3"
+        assert sorted(p.name for p in dest.iterdir()) == ["a.bin", "a.bin.part", "a.bin.part.part"]
+
+
+def test_the_share_refuses_names_with_the_temp_names_character(ft_azure, project):
+    """Why a temp name with ":" can never collide: Azure Files refuses such a name."""
+    from azure.core.exceptions import HttpResponseError
+
+    with _open_share(backend_for(project)) as share:
+        with pytest.raises(HttpResponseError) as err:
+            share.file("a.bin" + PART).create_file(1)
+    assert err.value.error_code == "InvalidResourceName"
+
+
+def test_a_remote_rewritten_after_listing_is_fetched_as_its_new_version(ft_azure, project, tmp_path):
+    backend = backend_for(project)
+    ex = _run_to_end(ft_azure, backend, writes=_outputs())
+    remote = f"outputs/{ex.run_id}/adapter_model.safetensors"
+    newer = os.urandom(len(ADAPTER) + 1000)
+
+    def rewrite_once(event):
+        if isinstance(event, StepStarted) and not rewrite_once.done:  # listed, not yet read
+            rewrite_once.done = True
+            ft_azure.state.put_file(ACCOUNT, SHARE, remote, newer)
+    rewrite_once.done = False
+
+    events = Collector()
+    dest = backend.download(ex.run_id, tmp_path / "got", on_event=lambda e: (rewrite_once(e), events(e)))
+    assert (dest / "adapter_model.safetensors").read_bytes() == newer
+    progress = [e for e in events.events if isinstance(e, Progress)]
+    assert progress[-1].done == progress[-1].total
+
+
+def test_a_remote_changing_during_the_download_fails_naming_it(ft_azure, project, tmp_path):
+    """A job still writing the file: every read sees another version. The file is not written,
+    the command fails (exit 1) naming it, and the other files are whole or absent."""
+    backend = backend_for(project)
+    ex = _run_to_end(ft_azure, backend, writes=_outputs())
+    remote = f"outputs/{ex.run_id}/adapter_model.safetensors"
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            ft_azure.state.put_file(ACCOUNT, SHARE, remote, os.urandom(len(ADAPTER)))
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    ft_azure.latency_ms = 100  # each request answered a round trip later: the writer always lands between
+    thread.start()
+    try:
+        with pytest.raises(OperationFailed) as err:
+            backend.download(ex.run_id, tmp_path / "got")
+    finally:
+        stop.set()
+        thread.join()
+        ft_azure.latency_ms = 0
+    dest = tmp_path / "got" / ex.run_id
+    assert f"{remote} changed on the share while it was being downloaded" in err.value.one_line()
+    assert not (dest / "adapter_model.safetensors").exists()
+    assert not (dest / ("adapter_model.safetensors" + PART)).exists()
+    for name, data in (("adapter_config.json", b'{"r": 8, "lora_alpha": 16}'),
+                       ("metrics.json", b'{"status": "succeeded"}')):
+        assert not (dest / name).exists() or (dest / name).read_bytes() == data
+
+
+def test_download_to_a_file_is_exit_2_before_any_request(ft_azure, project, tmp_path, capsys):
+    from tui.cli import main
+
+    target = tmp_path / "hostname"
+    target.write_text("box\n")
+    for to in (target, target / "sub"):
+        capsys.readouterr()
+        ft_azure.requests.clear()
+        code = main(["download", "outputs/x", "--to", str(to), "--project", str(project)])
+        out, err = capsys.readouterr()
+        assert code == 2, err
+        assert err.count("\n") == 1 and "Traceback" not in err and "--to" in err and str(target) in err
+        assert ft_azure.requests.filter(surface="files") == []
+    assert target.read_text() == "box\n"
+
+
+def test_a_file_where_the_download_needs_a_folder_is_one_line(ft_azure, project, tmp_path):
+    backend = backend_for(project)
+    ex = _run_to_end(ft_azure, backend, writes=_outputs())
+    got = tmp_path / "got"
+    got.mkdir()
+    (got / ex.run_id).write_text("in the way")
+    with pytest.raises(InputError) as err:
+        backend.download(ex.run_id, got)
+    assert err.value.field == "--to" and str(got / ex.run_id) in err.value.one_line()
+    (got / ex.run_id).unlink()
+    (got / ex.run_id).mkdir()
+    (got / ex.run_id / "checkpoints").write_text("a file where the share has a folder")
+    with pytest.raises(OperationFailed) as err:
+        backend.download(ex.run_id, got)
+    assert "checkpoints" in err.value.one_line() and "\n" not in err.value.one_line()
 
 
 def test_a_changed_local_copy_is_replaced(ft_azure, project, tmp_path):

@@ -147,6 +147,57 @@ def test_files_create_file_with_initial_data(fake_azure, p):
     assert fc.download_file().readall() == b"\0\0\0"
 
 
+def test_files_create_file_body_is_checked_against_its_content_md5(fake_azure, p):
+    """validate_content=True sends Content-MD5 (no CRC64 structured message); x-ms-content-md5 is
+    stored as the file's property; a body changed after the MD5 was computed is refused, unwritten."""
+    sc = share(fake_azure, p)
+    fc = sc.get_file_client("one.bin")
+    data = bytes(range(256)) * 12
+    md5 = hashlib.md5(data).digest()
+    sent = []
+    fc.create_file(len(data), data=data, validate_content=True, content_settings=ContentSettings(content_md5=bytearray(md5)),
+                   raw_request_hook=lambda r: sent.append(dict(r.http_request.headers)))
+    assert sent[0]["Content-MD5"] == base64.b64encode(md5).decode() and "x-ms-structured-body" not in sent[0]
+    assert fc.download_file().readall() == data
+    assert bytes(fc.get_file_properties().content_settings.content_md5) == md5
+    assert fake_azure.requests.count("PUT", r"/one\.bin$", surface="files") == 1
+
+    def flip_a_byte(request):  # corruption on the way, after the SDK computed Content-MD5
+        body = request.http_request.data
+        request.http_request.data = bytes([body[0] ^ 0xFF]) + body[1:]
+
+    with pytest.raises(HttpResponseError) as e:
+        sc.get_file_client("two.bin").create_file(len(data), data=data, validate_content=True,
+                                                  content_settings=ContentSettings(content_md5=bytearray(md5)),
+                                                  raw_request_hook=flip_a_byte)
+    assert e.value.status_code == 400 and e.value.error_code == "Md5Mismatch"
+    with pytest.raises(HttpResponseError) as e:
+        fc.create_file(len(data), data=data, validate_content=True, raw_request_hook=flip_a_byte)
+    assert e.value.error_code == "Md5Mismatch"
+    assert fake_azure.state.files(p.account, p.share) == {"one.bin": data}  # nothing created or replaced
+
+
+def test_latency_setting_delays_requests_and_connections(fake_azure, p):
+    from tests.fakeazure.server import FakeAzure
+
+    sc = share(fake_azure, p)
+    sc.get_directory_client("warm").create_directory()  # the connection is open
+    fake_azure.latency_ms = 50
+    start = time.perf_counter()
+    sc.get_directory_client("a").create_directory()
+    sc.get_directory_client("b").create_directory()
+    assert time.perf_counter() - start >= 0.09  # one round trip each
+    start = time.perf_counter()
+    share(fake_azure, p).get_directory_client("c").create_directory()  # a new connection: + TCP and TLS
+    assert time.perf_counter() - start >= 0.14
+    fake_azure.reset()
+    assert fake_azure.latency_ms == 0
+    other = FakeAzure(latency_ms=15)  # not started: the value reset() restores
+    other.latency_ms = 0
+    other.reset()
+    assert other.latency_ms == 15
+
+
 def test_files_auth_and_missing_share(fake_azure, p):
     with pytest.raises(ClientAuthenticationError) as e:
         list(share(fake_azure, p, key=base64.b64encode(b"wrong" * 10).decode()).list_directories_and_files())

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from infra.errors import InputError, OperationFailed
-from infra.events import Collector, Info, StepFinished
-from infra.models import RUNNING_STATES
+from core.errors import InputError, OperationFailed
+from core.events import Collector, Info, StepFinished
+from core.models import RUNNING_STATES
 from tests.wire._finetune_project import (
     COMMANDS, IMAGE, JOB, backend_for, ft_azure, share_files, write_project,  # noqa: F401
 )

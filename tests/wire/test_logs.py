@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from infra.events import LogLine, StreamState
+from core.events import LogLine, StreamState
 from tests.wire.test_logs_env import APP, HF_VALUE, JOB, OTHER_VALUE, logs_env  # noqa: F401 - fixture
 
 
@@ -276,7 +276,7 @@ def test_inference_system_events(logs_env):
 
 
 def test_unknown_execution_is_an_input_error(logs_env):
-    from infra.errors import InputError
+    from core.errors import InputError
 
     with pytest.raises(InputError) as e:
         list(logs_env.backend().logs(execution="ft-logs-job-nope123"))

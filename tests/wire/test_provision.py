@@ -7,9 +7,9 @@ import pytest
 
 from infra.azure import provision as P
 from infra.azure.inputs import AzureInputs
-from infra.errors import InputError, OperationFailed
-from infra.events import Collector, Info, StepFailed, StepFinished, StepStarted
-from scaffolds import azure_spec as spec
+from core.errors import InputError, OperationFailed
+from core.events import Collector, Info, StepFailed, StepFinished, StepStarted
+from core import azure_facts as spec
 from tests.wire._provision_project import COMMANDS, backend_for, quiet_log, set_parameters, write_project, writes
 
 pytestmark = pytest.mark.wire

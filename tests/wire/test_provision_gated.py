@@ -10,8 +10,8 @@ import pytest
 from infra.azure import preflight
 from infra.azure import provision as P
 from infra.azure.inputs import AzureInputs
-from infra.errors import InputError
-from infra.events import Collector, Info
+from core.errors import InputError
+from core.events import Collector, Info
 from tests.wire._provision_project import backend_for, write_project, writes
 
 REPO = "meta-llama/Llama-3.2-1B-Instruct"

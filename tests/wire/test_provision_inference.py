@@ -7,8 +7,8 @@ import pytest
 
 from infra.azure import provision as P
 from infra.azure.inputs import AzureInputs
-from infra.events import Collector
-from scaffolds import azure_spec as spec
+from core.events import Collector
+from core import azure_facts as spec
 from tests.wire._provision_project import INFERENCE_COMMANDS, backend_for, set_parameters, write_project, writes
 
 pytestmark = pytest.mark.wire

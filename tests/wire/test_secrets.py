@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from infra.errors import FtError, InputError, OperationFailed
+from core.errors import FtError, InputError, OperationFailed
 from tests.wire.test_logs_env import APP, HF_VALUE, JOB, OTHER_VALUE, RG, logs_env  # noqa: F401 - fixture
 
 NEW_VALUE = "wandb_Kq9PzLm3Xv7Rt2Yy"

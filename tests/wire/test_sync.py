@@ -8,8 +8,8 @@ import os
 import pytest
 
 from infra import workspace
-from infra.errors import Cancelled, InputError, OperationFailed
-from infra.events import Collector, Info, Progress
+from core.errors import Cancelled, InputError, OperationFailed
+from core.events import Collector, Info, Progress
 from tests.wire._finetune_project import (
     ACCOUNT, SHARE, backend_for, ft_azure, md5_b64, share_files, share_manifest, write_project,  # noqa: F401
 )
@@ -70,9 +70,12 @@ def test_first_sync_uploads_what_is_not_ignored_with_md5s(ft_azure, tmp_path):
     fs = ft_azure.state.shares[(ACCOUNT, SHARE)]
     assert fs.files["data/big.jsonl"].md5 == hashlib.md5(BIG).digest()
     assert fs.files["finetuning/empty.txt"].md5 is not None
-    # each range was sent with its own Content-MD5 (the fake rejects a mismatch, so check they were sent)
-    ranges = ft_azure.requests.filter("PUT", r"/data/big\.jsonl$", surface="files")
-    assert len([r for r in ranges if r.query.get("comp") == "range"]) == 3
+    # the first 4 MiB travel in the Create File, the other two ranges each in a Put Range (each body
+    # with its own Content-MD5: the fake rejects a mismatch); a small file is one request
+    puts = ft_azure.requests.filter("PUT", r"/data/big\.jsonl$", surface="files")
+    assert sorted(r.query.get("comp") or "create" for r in puts) == ["create", "range", "range"]
+    for small in ("README.md", "dataset/train.jsonl", "finetuning/empty.txt"):
+        assert ft_azure.requests.count("PUT", "/" + small.replace(".", r"\.") + "$", surface="files") == 1, small
     assert result.bytes_uploaded == sum(len(v) if isinstance(v, bytes) else len(v.encode()) for k, v in _files().items()
                                         if k in expected) + (root / "infra/finetuning.config.json").stat().st_size
     # each directory created once
@@ -221,6 +224,8 @@ def test_dropped_connections_then_rerun_completes_with_every_md5_matching(ft_azu
     root = write_project(tmp_path / "proj", ft_azure, files)
     # more drops than the client retries (5 attempts per request): the first sync must give up
     ft_azure.faults.drop_upload(path=r"/(dataset|data)/", times=40)
+    # small files travel in their Create File: every attempt at five of them is cut too
+    ft_azure.faults.drop("PUT", r"/dataset/f0[0-4]\.txt$", times=25)
     with pytest.raises(OperationFailed) as err:
         backend_for(root).sync()
     assert "ftstudio sync" in err.value.one_line()
@@ -228,6 +233,7 @@ def test_dropped_connections_then_rerun_completes_with_every_md5_matching(ft_azu
     first_manifest = share_manifest(ft_azure).get("files", {})
     _manifest_is_true(ft_azure)  # only verified files are recorded
     assert len(first_manifest) < len(files) + 1
+    assert not {f"dataset/f0{i}.txt" for i in range(5)} & set(first_manifest)
 
     ft_azure.faults.clear()
     result = backend_for(root).sync()
@@ -310,3 +316,42 @@ def test_dropped_manifest_rewrite_leaves_the_previous_manifest(ft_azure, tmp_pat
     ft_azure.faults.clear()
     assert backend_for(root).sync().uploaded == ["src/3.py"]
     _check_share_matches(ft_azure, root, ["src/3.py"])
+
+
+def test_a_small_file_is_one_request_with_its_md5_and_a_corrupted_body_is_refused(ft_azure, tmp_path, monkeypatch):
+    one, two = os.urandom(3000), os.urandom(2500)
+    root = write_project(tmp_path / "proj", ft_azure, {"a/one.txt": one})
+    ft_azure.requests.clear()
+    backend_for(root).sync()
+    # Create File carries the bytes (Content-MD5 checked by the service) and the file's Content-MD5
+    puts = ft_azure.requests.filter("PUT", r"/a/one\.txt$", surface="files")
+    assert [r.query.get("comp") for r in puts] == [None]
+    _check_share_matches(ft_azure, root, ["a/one.txt"])
+
+    # a byte of a/two.txt's body changes on the way (after the SDK computed its Content-MD5)
+    from infra.azure import fileshare
+
+    counted = fileshare.RequestCounter.__call__
+    corrupted = []
+
+    def corrupt_in_transit(self, request=None):
+        counted(self, request)
+        http = request.http_request
+        if http.method == "PUT" and http.url.split("?")[0].endswith("/a/two.txt") and http.data and not corrupted:
+            corrupted.append(http.url)
+            http.data = bytes([http.data[0] ^ 0xFF]) + http.data[1:]
+
+    (root / "a" / "two.txt").write_bytes(two)
+    with monkeypatch.context() as patched, pytest.raises(OperationFailed) as err:
+        patched.setattr(fileshare.RequestCounter, "__call__", corrupt_in_transit)
+        backend_for(root).sync()
+    assert corrupted and "Md5Mismatch" in err.value.one_line()
+    assert "a/two.txt" not in share_files(ft_azure)  # the refused Create File wrote nothing
+    assert "a/two.txt" not in share_manifest(ft_azure)["files"]
+    _manifest_is_true(ft_azure)
+
+    ft_azure.requests.clear()
+    assert backend_for(root).sync().uploaded == ["a/two.txt"]
+    assert ft_azure.requests.count("PUT", r"/a/two\.txt$", surface="files") == 1
+    _check_share_matches(ft_azure, root, ["a/one.txt", "a/two.txt"])
+    _manifest_is_true(ft_azure)

@@ -4,7 +4,7 @@ Asks first unless ``--yes``; under ``--non-interactive`` without ``--yes`` it re
 """
 from __future__ import annotations
 
-from infra.errors import Cancelled, InputError
+from core.errors import Cancelled, InputError
 from tui.commands._common import open_backend_for, open_project
 
 WHAT = {

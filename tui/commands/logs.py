@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Iterable, Optional
 
-from infra.errors import ExitCode
-from infra.events import LogLine, StreamState
+from core.errors import ExitCode
+from core.events import LogLine, StreamState
 from infra.logstream import parse_duration
 from tui.commands._common import open_backend_for, open_project
 

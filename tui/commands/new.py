@@ -7,7 +7,7 @@ DEFAULT_MODEL = "microsoft/Phi-3-mini-4k-instruct"
 
 
 def run(args, console) -> int:
-    from infra.errors import MissingInputs
+    from core.errors import MissingInputs
     from scaffolds import catalog
     from scaffolds.generate import ProjectSpec, generate_project, validate_name
     from scaffolds.params import parse_overrides

@@ -6,7 +6,7 @@ when the run succeeded, 1 when it failed; Ctrl-C detaches without stopping the r
 """
 from __future__ import annotations
 
-from infra.errors import Cancelled, ExitCode
+from core.errors import Cancelled, ExitCode
 from tui.commands._common import open_backend_for, open_project
 from tui.commands.logs import exit_code_for, reattach_hint, stream
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from infra.errors import InputError
+from core.errors import InputError
 from tui.commands._common import open_backend_for, open_project
 
 

@@ -1,7 +1,7 @@
 """``ftstudio status``: where things are, the executions (newest first) and the inference endpoint."""
 from __future__ import annotations
 
-from infra.errors import FtError
+from core.errors import FtError
 from scaffolds.project import FINETUNING_KEYS
 from tui.commands._common import open_backend_for, open_project
 

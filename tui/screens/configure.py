@@ -70,7 +70,7 @@ def build_preview(path: Optional[Path], template: str, head: int = 5) -> Preview
     the first rows are read here only to be shown."""
     import json
 
-    from infra.errors import FtError
+    from core.errors import FtError
     from scaffolds import dataset, params, sample_dataset
 
     problems: list = []
@@ -199,7 +199,7 @@ class ConfigureScreen(Screen):
 
     def overrides(self) -> tuple[dict, dict]:
         """Typed values of the form's registry fields, and per-field type errors."""
-        from infra.errors import FtError
+        from core.errors import FtError
         from scaffolds import params
 
         values, errors = {}, {}
@@ -214,7 +214,7 @@ class ConfigureScreen(Screen):
     def validate(self) -> bool:
         """Inline messages, all from the core: the generator's name rule, the registry per field
         (each override resolved alone, so every bad field shows), then the whole form (cross-field)."""
-        from infra.errors import FtError
+        from core.errors import FtError
         from scaffolds import catalog, generate, params
 
         values, errors = self.overrides()

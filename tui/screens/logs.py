@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from infra.events import StreamState
+from core.events import StreamState
 from tui.screens.messages import TaskDone, TaskFailed, describe_error
 from tui.widgets.logview import LogView
 

@@ -1,6 +1,6 @@
 """Messages thread workers post back to their screen (workers never touch widgets).
 
-A worker calls a core function with ``on_event=sink(screen, group)``; every ``infra.events`` event
+A worker calls a core function with ``on_event=sink(screen, group)``; every ``core.events`` event
 arrives on the UI thread as a ``BackendEvent``; the worker's outcome as ``TaskDone``/``TaskFailed``.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def sink(node, group: str) -> Callable[[Any], None]:
 
 def describe_error(exc: BaseException) -> str:
     """One line for people: an FtError's message with its fix, else the exception's type and text."""
-    from infra.errors import FtError
+    from core.errors import FtError
 
     if isinstance(exc, FtError):
         return exc.one_line()

@@ -25,7 +25,7 @@ class OpenFolderScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#folder")
     @on(Button.Pressed, "#open")
     def _open(self) -> None:
-        from infra.errors import FtError
+        from core.errors import FtError
         from scaffolds.project import Project
 
         text = self.query_one("#folder", Input).value.strip()

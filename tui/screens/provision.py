@@ -18,7 +18,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Header, 
 from textual.widgets.option_list import Option
 
 from infra.azure.names import validate_resource_group
-from infra.errors import InputError
+from core.errors import InputError
 from tui.screens.messages import BackendEvent, TaskDone, TaskFailed, run_task, sink
 from tui.widgets.steps import StepList
 

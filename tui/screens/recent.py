@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.errors import FtError
-from infra.paths import data_dir
-from scaffolds.jsonio import read_json, write_json
+from core.errors import FtError
+from core.paths import data_dir
+from core.jsonio import read_json, write_json
 from scaffolds.project import FINETUNING_CONFIG
 
 FILE = "recent-projects.json"

@@ -1,6 +1,6 @@
 """A live log panel: bounded memory, batched writes, follow toggle, find, clear, stream state.
 
-Producers (thread workers) call ``feed()`` with ``infra.events.LogLine``/``StreamState`` items; that
+Producers (thread workers) call ``feed()`` with ``core.events.LogLine``/``StreamState`` items; that
 only appends to a deque (thread-safe, touches no widget). A UI-thread timer drains the deque every
 ``FLUSH_S`` and writes the lines in one ``Log.write_lines`` call, so thousands of lines per second cost
 ~20 repaints per second. ``Log(max_lines=...)`` keeps memory bounded for very long logs; when the UI
@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Log
 
-from infra.events import LogLine, StreamState
+from core.events import LogLine, StreamState
 
 FLUSH_S = 0.05
 MAX_LINES = 20_000

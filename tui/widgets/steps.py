@@ -1,4 +1,4 @@
-"""Per-step progress of a long operation (provision, deploy, sync, generate) from ``infra.events``."""
+"""Per-step progress of a long operation (provision, deploy, sync, generate) from ``core.events``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +7,7 @@ from typing import Optional
 from rich.markup import escape
 from textual.widgets import Static
 
-from infra import events as ev
+from core import events as ev
 
 
 @dataclass
