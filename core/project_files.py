@@ -53,6 +53,7 @@ TARGET = Type(
     lambda v: v is None or (_is_str(v) and v.strip().lower() in (*TARGETS, "")),
 )
 OBJECT_OF_OBJECTS = Type("an object whose values are objects", lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()))
+STR_OR_OBJECT = Type("a string, an object or null", lambda v: v is None or isinstance(v, (str, dict)))
 OPT_OBJECT_OF_STR = nullable(Type("an object of strings", lambda v: isinstance(v, dict) and all(_is_str(x) for x in v.values())))
 
 
@@ -94,8 +95,8 @@ PARAMETERS = {
 ANSWERS = ProjectFile(
     ".ftstudio-answers.json",
     {
-        "project_name": OPT_STR, "model": OPT_STR, "model_source": OPT_STR, "model_repo": OPT_STR,
-        "model_path": OPT_STR, "recipe": OPT_STR, "target": TARGET, "dataset": OPT_STR,
+        "project_name": OPT_STR, "model": STR_OR_OBJECT,  # an object in early projects "model_source": OPT_STR, "model_repo": OPT_STR,
+        "model_path": OPT_STR, "model_gated": OPT_BOOL, "model_gpu_quota": OPT_INT, "recipe": OPT_STR, "target": TARGET, "dataset": OPT_STR,
         "parameters": OPT_OBJECT, "overrides": OPT_OBJECT,
     },
 )

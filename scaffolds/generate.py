@@ -280,36 +280,15 @@ def answers(plan: Plan) -> dict:
         "model_source": m["source"],
         "model_repo": m["repo"],
         "model_path": m["path"],
+        # What infra needs later of the catalog, recorded here so infra never opens it (the layers).
+        "model_gated": bool(m.get("gated")),
+        "model_gpu_quota": int(m.get("gpu_quota") or 1),
         "recipe": plan.recipe,
         "target": plan.target,
         "dataset": plan.train_file,
         "parameters": plan.params,
         "overrides": plan.overrides,
     }
-
-
-def vscode_tasks() -> dict:
-    def task(label: str, *args: str, group: Optional[str] = None) -> dict:
-        t = {"label": f"ftstudio: {label}", "type": "shell", "command": "ftstudio", "args": list(args),
-             "options": {"cwd": "${workspaceFolder}"}, "problemMatcher": []}
-        if group:
-            t["group"] = group
-        return t
-
-    return {"version": "2.0.0", "tasks": [
-        task("provision fine-tuning", "provision", "finetune"),
-        task("run fine-tuning (follow logs)", "run", "--follow", group="build"),
-        task("resume the last run", "run", "--resume", "--follow"),
-        task("sync (dry run)", "sync", "--dry-run"),
-        task("logs", "logs", "--follow"),
-        task("status", "status"),
-        task("stop", "stop"),
-        task("download outputs", "download"),
-        task("provision inference", "provision", "inference"),
-        task("deploy inference", "deploy"),
-        task("inference logs", "logs", "--inference", "--follow"),
-        task("tear down", "down"),
-    ]}
 
 
 def template_context(plan: Plan) -> dict:
@@ -342,8 +321,9 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json_text(data, indent=2) + "\n", encoding="utf-8")
 
 
-def write_project(plan: Plan, dest: Path) -> list[str]:
-    """Write every file of ``plan`` under ``dest`` (an empty folder); returns the relative paths."""
+def write_project(plan: Plan, dest: Path, extra_json: Optional[dict] = None) -> list[str]:
+    """Write every file of ``plan`` under ``dest`` (an empty folder), plus ``extra_json`` (path → document,
+    e.g. the front ends' ``.vscode/tasks.json``); returns the relative paths."""
     from scaffolds.render import render_tree
 
     written = set(render_tree(dest, template_context(plan), plan.recipe))
@@ -351,7 +331,7 @@ def write_project(plan: Plan, dest: Path) -> list[str]:
         TRAIN_CONFIG: train_config(plan),
         **config_files(plan),
         ".ftstudio-answers.json": answers(plan),
-        ".vscode/tasks.json": vscode_tasks(),
+        **(extra_json or {}),
     }
     for kind, doc in parameters_files(plan).items():
         data[f"infra/provision/{kind}.parameters.json"] = doc
@@ -369,7 +349,10 @@ def write_project(plan: Plan, dest: Path) -> list[str]:
     return sorted(written)
 
 
-def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> GeneratedProject:
+def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore, *,
+                     extra_json: Optional[dict] = None) -> GeneratedProject:
+    """Validate the whole plan, render it into a temporary folder, then rename it into place: a
+    failure leaves nothing. ``extra_json``: more files the caller's layer owns (see ``write_project``)."""
     plan = plan_project(spec, on_event)
     path = plan.path
     on_event(ev.StepStarted("render", f"Project {path}"))
@@ -384,7 +367,7 @@ def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Gener
         raise InputError(f"Cannot create the project in {path.parent} ({exc.strerror}).", field="--dir",
                          fix="pass a folder you can write to") from None
     try:
-        files = write_project(plan, tmp)
+        files = write_project(plan, tmp, extra_json)
         if path.exists():
             path.rmdir()  # empty (checked in plan_project); rename needs it gone on every OS
         os.replace(tmp, path)

@@ -110,8 +110,8 @@ class FtStudioApp(App):
             self.notify(self._start_error, title="Not a project", severity="error", timeout=10)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        entry = actions.BY_ID.get(action)
-        if entry is not None and not entry.available(self):
+        entry = actions.by_id(action)
+        if entry is not None and not actions.offered(entry, self):
             return False
         return True
 

@@ -35,7 +35,21 @@ def _globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
     g.add_argument("--target", choices=["azure", "local"], default=d(None), help="backend: azure or local (default: the project's TARGET)")
 
 
+def _add_args(parser: argparse.ArgumentParser, args) -> None:
+    groups: dict = {}
+    for a in args:
+        target = parser
+        if a.group:
+            if a.group not in groups:
+                groups[a.group] = parser.add_mutually_exclusive_group()
+            target = groups[a.group]
+        target.add_argument(*a.flags, **a.options)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree, generated from the command registry (``usecases.registry``)."""
+    from usecases.registry import cli_commands
+
     parser = argparse.ArgumentParser(
         prog="ftstudio",
         description="Fine-tune small language models on Azure Container Apps GPUs, or locally. "
@@ -46,85 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     _globals(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def add(name: str, help_text: str, **kw) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text, **kw)
+    for cli in cli_commands():
+        p = sub.add_parser(cli.name, help=cli.help, description=cli.help)
         _globals(p, top=False)
-        return p
-
-    p = add("models", "list the model catalog")
-    p.add_argument("--search", metavar="TEXT", help="filter by name, licence or family")
-    p.add_argument("--all", action="store_true", help="include models that need a large GPU")
-
-    p = add("new", "generate a fine-tune project")
-    p.add_argument("name", nargs="?", help="project name (folder created under --dir)")
-    p.add_argument("--model", metavar="ID", help="catalog name, Hugging Face repo id, or a local model folder")
-    p.add_argument("--dir", metavar="PATH", help="parent folder of the project (default: current directory)")
-    p.add_argument("--recipe", metavar="RECIPE", help="lora, qlora or olive (default: the model's)")
-    p.add_argument("--dataset", metavar="FILE", help="a JSONL dataset to include")
-    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
-                   help="override a parameter (e.g. lora_r=16); repeatable")
-
-    p = add("provision", "create or update the Azure resources (fine-tuning or inference)")
-    p.add_argument("kind", nargs="?", choices=["finetune", "finetuning", "inference"], default="finetune")
-    p.add_argument("--subscription", metavar="ID")
-    p.add_argument("--resource-group", metavar="RG")
-    p.add_argument("--location", metavar="L")
-    p.add_argument("--preview", action="store_true", help="show what would change, change nothing")
-
-    p = add("run", "sync the workspace and start the fine-tuning job with COMMANDS")
-    p.add_argument("--follow", action="store_true", help="stream the logs until the run ends")
-    p.add_argument("--resume", metavar="RUN_ID", nargs="?", const="latest",
-                   help="re-run an unfinished run (default: the latest) so training resumes from its last checkpoint")
-
-    p = add("sync", "sync the workspace to the share (Azure Files or the local share)")
-    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
-    p.add_argument("--force", action="store_true", help="upload even when unreasonably large")
-    p.add_argument("--delete", action="store_true", help="remove files deleted locally (never under outputs/)")
-
-    add("status", "resources, executions and the inference endpoint")
-
-    p = add("logs", "console logs of a run or of the inference app (with --json: one JSON object per line)")
-    p.add_argument("--inference", action="store_true")
-    p.add_argument("--execution", metavar="NAME")
-    follow = p.add_mutually_exclusive_group()
-    follow.add_argument("--follow", dest="follow", action="store_true", default=None)
-    follow.add_argument("--no-follow", dest="follow", action="store_false")
-    p.add_argument("--system", action="store_true", help="system events instead of console output")
-    p.add_argument("--since", metavar="DURATION", help="history from Log Analytics, e.g. 30m, 2h, 1d")
-
-    p = add("stop", "stop the running (or named) execution")
-    p.add_argument("execution", nargs="?")
-
-    p = add("secret", "job or inference app secrets (exposed as env vars)")
-    ssub = p.add_subparsers(dest="secret_command", metavar="ACTION")
-    sp = ssub.add_parser("set", help="add or replace a secret")
-    _globals(sp, top=False)
-    sp.add_argument("name", help="env var name, e.g. HF_TOKEN")
-    src = sp.add_mutually_exclusive_group()
-    src.add_argument("--from-env", metavar="VAR", help="read the value from this env var")
-    src.add_argument("--stdin", action="store_true", help="read the value from stdin")
-    sp.add_argument("--inference", action="store_true")
-    sp = ssub.add_parser("list", help="secret names")
-    _globals(sp, top=False)
-    sp.add_argument("--inference", action="store_true")
-    sp = ssub.add_parser("get", help="print one secret's value on stdout (for scripts, e.g. the inference key)")
-    _globals(sp, top=False)
-    sp.add_argument("name")
-    sp.add_argument("--inference", action="store_true")
-    sp = ssub.add_parser("remove", help="remove a secret and its env var")
-    _globals(sp, top=False)
-    sp.add_argument("name")
-    sp.add_argument("--inference", action="store_true")
-
-    add("deploy", "deploy the inference app and print its endpoint")
-
-    p = add("download", "download a run's outputs (default: the latest succeeded run)")
-    p.add_argument("remote_path", nargs="?", metavar="REMOTE_PATH")
-    p.add_argument("--to", metavar="DIR")
-
-    p = add("down", "delete what provision created (or stop the local inference server)")
-    p.add_argument("--yes", action="store_true", help="do not ask")
+        _add_args(p, cli.args)
+        if cli.actions:
+            actions = p.add_subparsers(dest=f"{cli.name}_command", metavar="ACTION")
+            for action in cli.actions:
+                ap = actions.add_parser(action.name, help=action.help)
+                _globals(ap, top=False)
+                _add_args(ap, action.args)
     return parser
 
 

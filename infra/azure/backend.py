@@ -95,9 +95,9 @@ class AzureBackend:
         return jobs.stop(self, name)
 
     def download(self, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path:
-        from infra.azure import sync
+        from infra.azure.download import download
 
-        return sync.download(self, remote_path, to, on_event=on_event)
+        return download(self, remote_path, to, on_event=on_event)
 
     # -- logs ------------------------------------------------------------------------------------------
     def logs(self, *, execution: Optional[str] = None, inference: bool = False, follow: bool = True,

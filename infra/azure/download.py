@@ -75,11 +75,11 @@ def default_remote(backend, share) -> str:
 
 
 def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path:
-    from infra.azure.sync import _open_share
+    from infra.azure.fileshare import open_share
     from infra.local.share import check_download_target
 
     check_download_target(Path(to))  # a file in the way is bad input, found before any request
-    with _open_share(backend) as share:
+    with open_share(backend) as share:
         candidates = _normalise(remote_path) if remote_path else [default_remote(backend, share)]
         for remote in candidates:
             files = share.walk(remote)

@@ -407,6 +407,15 @@ def _remote_file(path: str, props) -> RemoteFile:
                       modified.isoformat() if modified is not None else "")
 
 
+def open_share(backend, kind: str = "finetuning", refs: Optional[tuple] = None) -> Share:
+    """The project's share (``kind``: the fine-tuning or the inference one) with its account key;
+    ``refs`` (resource group, account, share) when the caller already resolved them."""
+    from infra.azure.resources_ref import storage_refs
+
+    rg, account, share = refs or storage_refs(backend, kind)
+    return Share(backend.session, rg, account, share)
+
+
 class _Cancelled(Exception):
     """Raised inside a worker when the user interrupted the operation."""
 

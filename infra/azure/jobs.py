@@ -211,10 +211,10 @@ def _check_adapters(backend, executions: list[Execution]) -> None:
     wanted = [e for e in executions if e.status == "Succeeded" and e.run_id][:ADAPTER_CHECKS_MAX]
     if not wanted:
         return
-    from infra.azure.sync import _open_share
+    from infra.azure.fileshare import open_share
 
     try:
-        with _open_share(backend) as share:
+        with open_share(backend) as share:
             present = {n for n, is_dir, _ in (share.list_names("outputs") or []) if is_dir}
             candidates = [e for e in wanted if e.run_id in present]
             with ThreadPoolExecutor(8) as pool:

@@ -183,28 +183,16 @@ class ModelNeeds:
 
 
 def model_needs(project) -> ModelNeeds:
-    """What the project's model needs: ``finetuning/train_config.json``'s model, and its catalog
-    entry (``gpu_quota``, ``licence``) when the answers file names a catalog model."""
+    """What the project's model needs: ``finetuning/train_config.json``'s model, and what generation
+    recorded of its catalog entry in the answers file (``model_gated``, ``model_gpu_quota``)."""
     needs = ModelNeeds()
     model = project.train_config().get("model") or {}
     answers = project.answers()
-    entry: dict = {}
-    model_id = model.get("id") or answers.get("model")
-    if isinstance(model_id, str) and model_id:
-        try:
-            from scaffolds import catalog
-
-            entry = catalog.lookup(model_id) or {}
-        except Exception:  # noqa: BLE001 - the catalog only refines the defaults
-            entry = {}
     source = model.get("source") or answers.get("model_source") or "hub"
-    needs.repo = (model.get("repo") or answers.get("model_repo") or entry.get("repo")) if source == "hub" else None
-    needs.gated = bool(model.get("gated") if "gated" in model else entry.get("gated"))
+    needs.repo = (model.get("repo") or answers.get("model_repo")) if source == "hub" else None
+    needs.gated = bool(model.get("gated") if "gated" in model else answers.get("model_gated"))
     needs.licence_url = f"https://huggingface.co/{needs.repo}" if needs.repo else None
-    try:
-        needs.gpus = max(1, int(entry.get("gpu_quota") or 1))
-    except (TypeError, ValueError):
-        needs.gpus = 1
+    needs.gpus = max(1, answers.get("model_gpu_quota") or 1)
     return needs
 
 

@@ -1,279 +1,252 @@
-"""The desired Azure resources, as wire-form request bodies built from ``core.azure_facts`` (the
-same facts the bicep templates render from) plus the project's parameters and resolved names.
+"""One record per Azure resource kind, in ``RECORDS``: its id (the step), title, which provisioning
+kinds need it, its id and name, how to read it, its desired body, how to create / update / delete
+it, what it depends on, the config key it fills and how ``ftstudio status`` shows it.
 
-Pure functions (no SDK import): provision.py sends these bodies, plan.py diffs them against what
-Azure returns.
+Plan, apply, teardown and status iterate ``RECORDS`` (``provision.py``, ``apply.py``,
+``teardown.py``, ``describe.py``): adding a resource is one record here, plus its body in
+``bodies.py`` (pure, shared with the bicep) and, when it needs more than one call, its writes in
+``resource_writes.py``. Callables take the provisioning ``Context``; nothing here imports an SDK.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Optional
 
+from core.project_files import PROVISION_KINDS
+from infra.azure import bodies as B
+from infra.azure import resource_writes as W
+from infra.azure.bodies import (  # noqa: F401 - the bodies, for callers that see the resources as one module
+    API_KEY_ENV, API_KEY_SECRET, FILE_SERVICE_NAME, NOT_COMPARED, TAG_CREATED_BY, TAG_PROJECT, Settings, app_body,
+    envstorage_body, environment_body, file_service_body, gpu_workload_profile, int_param, job_body, probes, rg_id,
+    settings_from_parameters, share_body, shell_command, storage_body, workspace_body,
+)
 from infra.azure.names import ResourceNames
-from core.errors import InputError
-from core import azure_facts as spec
+from infra.azure.plan import UNKNOWN
 
-FINETUNING_STEPS = ("storage", "fileservice", "share", "workspace", "environment", "envstorage", "job")
-INFERENCE_STEPS = ("storage", "fileservice", "share", "workspace", "environment", "envstorage", "app")
-FILE_SERVICE_NAME = "default"
-API_KEY_SECRET = spec.INFERENCE_API_KEY_SECRET
-API_KEY_ENV = spec.INFERENCE_API_KEY_ENV
-TAG_CREATED_BY = "created-by"
-TAG_PROJECT = "ftstudio-project"
-TITLES = {
-    "resource_group": "Resource group",
-    "storage": "Storage account",
-    "fileservice": "File service",
-    "share": "File share",
-    "workspace": "Log Analytics workspace",
-    "environment": "Container Apps environment",
-    "envstorage": "Environment storage",
-    "job": "Fine-tuning job",
-    "app": "Inference app",
-}
+FT, INF = PROVISION_KINDS
+BOTH = PROVISION_KINDS
+# .ftstudio/state.json: what provision created, so teardown deletes only that
+STATE_CREATED = "created_resources"  # resource id (lower) -> step
+STATE_CREATED_RG = "created_resource_group"
+# config keys that are not a resource's name (the resource group's record fills them)
+SUBSCRIPTION_KEY = "SUBSCRIPTION_ID"
+LOCATION_KEY = "LOCATION"
+RESOURCE_GROUP_KEY = "RESOURCE_GROUP_NAME"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything the request bodies depend on."""
+class ResourceKind:
+    step: str  # its id: events, plan rows, results, state
+    title: str  # what messages call it: "<title> <name>"
+    kinds: tuple  # the provisioning kinds (core.project_files.PROVISION_KINDS) that need it
+    path: str  # its id below the resource group, a template over the names ("" for the group itself)
+    name: str  # a template over the names and {resource_group}
+    read: Callable[[Any], Optional[dict]]  # wire form, None when it does not exist
+    desired: Optional[Callable[[Any], dict]] = None  # None: only its existence matters
+    create: Optional[Callable[[Any, Optional[dict]], Any]] = None  # None: it comes with its parent, only updated
+    update: Optional[Callable[[Any, dict, dict], Any]] = None  # (ctx, desired, actual)
+    delete: Optional[Callable[[Any], Any]] = None  # None: it goes with its parent
+    after: tuple = ()  # steps applied before it (apply runs the rest in parallel)
+    parent: Optional[str] = None  # deleted with it; its portal blade shows this one
+    config_key: Optional[str] = None  # where provision writes its name (infra/<kind>.config.json)
+    outputs: tuple = ()  # other config keys it fills: (key, value(ctx))
+    status: Optional[str] = None  # its row in `ftstudio status`
+    write_only: frozenset = frozenset()  # sent, never returned: never compared
+    check: Optional[Callable[[Any, Optional[dict]], None]] = None  # refuses an existing one apply cannot fix
+    drift: Optional[Callable[[dict], dict]] = None  # changes the body diff cannot see
+    learn: Optional[Callable[[Any, dict], None]] = None  # what later steps need of it (as read, as applied)
+    shown_as: Optional[str] = None  # the name in titles, when the name alone says too little
+    scope: bool = False  # the resource group: holds the others, deleted last and only when empty
 
-    kind: str  # finetuning | inference
-    subscription_id: str
-    resource_group: str
-    location: str
-    names: ResourceNames
-    project: str
-    gpu_profile: str = spec.DEFAULT_GPU_PROFILE
-    max_instances: int = spec.DEFAULT_MAXIMUM_INSTANCE_COUNT
-    timeout: int = spec.DEFAULT_TIMEOUT_S
-    commands: tuple = ()  # the container's default command steps (defaultCommands)
-    image: str = spec.DEFAULT_IMAGE
-    extra: dict = field(default_factory=dict)
+    def _names(self, s: Settings) -> dict:
+        return {**s.names.as_dict(), "resource_group": s.resource_group}
+
+    def id_for(self, subscription_id: str, resource_group: str, **names: str) -> str:
+        base = f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+        return f"{base}/{self.path.format(**names)}" if self.path else base
+
+    def resource_id(self, s: Settings) -> str:
+        return self.id_for(s.subscription_id, s.resource_group, **self._names(s))
+
+    def name_of(self, s: Settings) -> str:
+        return self.name.format(**self._names(s))
 
     @property
-    def steps(self) -> tuple:
-        return FINETUNING_STEPS if self.kind == "finetuning" else INFERENCE_STEPS
+    def name_field(self) -> Optional[str]:
+        """The ResourceNames field that names it, when its name is exactly one."""
+        inner = self.name[1:-1]
+        return inner if self.name == "{" + inner + "}" and inner in _NAME_FIELDS else None
+
+    def title_of(self, s: Settings) -> str:
+        return f"{self.title} {(self.shown_as or self.name).format(**self._names(s))}"
+
+    def portal_link(self, s: Settings) -> str:
+        # children have no blade of their own: link their parent
+        rid = (record(self.parent) if self.parent else self).resource_id(s)
+        return f"https://portal.azure.com/#@/resource{rid}/overview"
 
     @property
-    def tags(self) -> dict:
-        """Set on creation only (never compared): how teardown knows what ftstudio created."""
-        return {TAG_CREATED_BY: "ftstudio", TAG_PROJECT: self.project}
+    def ignore(self) -> set:
+        return set(self.write_only) | NOT_COMPARED
+
+    @property
+    def config_keys(self) -> tuple:
+        return ((self.config_key,) if self.config_key else ()) + tuple(k for k, _ in self.outputs)
+
+    def config(self, ctx) -> dict:
+        values = {self.config_key: self.name_of(ctx.settings)} if self.config_key else {}
+        return {**values, **{k: fn(ctx) for k, fn in self.outputs}}
 
 
-def settings_from_parameters(kind: str, params: dict, *, subscription_id: str, resource_group: str, location: str,
-                             names: ResourceNames, project: str, param_file: str) -> Settings:
-    """Validate the parameters this module uses; InputError names the parameter and the fix."""
-    gpu = params.get("gpuProfileType") or spec.DEFAULT_GPU_PROFILE
-    if gpu not in spec.GPU_PROFILES:
-        raise InputError(f"gpuProfileType {gpu!r} in {param_file} is not a GPU workload profile ftstudio knows.",
-                         field="gpuProfileType", fix=f"use one of {', '.join(spec.GPU_PROFILES)}")
-    max_instances = int_param(params, "maximumInstanceCount", spec.DEFAULT_MAXIMUM_INSTANCE_COUNT, 1, 1000, param_file)
-    timeout = int_param(params, "timeout", spec.DEFAULT_TIMEOUT_S, spec.MIN_TIMEOUT_S, 7 * 24 * 3600, param_file)
-    commands = params.get("defaultCommands")
-    if not isinstance(commands, list) or not commands or not all(isinstance(c, str) and c.strip() for c in commands):
-        raise InputError(f"defaultCommands in {param_file} must be a non-empty list of shell steps.",
-                         field="defaultCommands",
-                         fix='e.g. ["cd /mount", "pip install -r ./setup/requirements.txt", "python3 ./finetuning/train.py"]')
-    image = params.get("image") or spec.DEFAULT_IMAGE
-    if not isinstance(image, str) or not image.strip() or any(ch.isspace() for ch in image.strip()):
-        raise InputError(f"image in {param_file} must be a container image reference, not {image!r}.",
-                         field="image", fix=f"e.g. {spec.DEFAULT_IMAGE}")
-    return Settings(kind=kind, subscription_id=subscription_id, resource_group=resource_group, location=location,
-                    names=names, project=project, gpu_profile=gpu, max_instances=max_instances, timeout=timeout,
-                    commands=tuple(c.strip() for c in commands), image=image.strip())
+def _environment_body(ctx) -> dict:
+    s = ctx.settings
+    if "env_max_instances" in s.extra:  # inference: the environment's node count is fine-tuning's
+        s = dataclasses.replace(s, max_instances=s.extra["env_max_instances"])
+    return B.environment_body(s, ctx.customer_id or UNKNOWN, None)
 
 
-def int_param(params: dict, name: str, default: int, lo: int, hi: int, param_file: str) -> int:
-    value = params.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or not lo <= value <= hi:
-        raise InputError(f"{name} in {param_file} must be a whole number from {lo} to {hi}, not {value!r}.",
-                         field=name, fix=f"set {name} to e.g. {default}")
-    return int(value)
+_NAME_FIELDS = tuple(f.name for f in fields(ResourceNames))
+_STORAGE = "providers/Microsoft.Storage/storageAccounts/{storage}"
+_ENV = "providers/Microsoft.App/managedEnvironments/{environment}"
+
+# In dependency order: apply starts a record once everything in its ``after`` is done; teardown
+# goes backwards.
+RECORDS: tuple = (
+    ResourceKind(
+        "resource_group", "Resource group", BOTH, "", "{resource_group}", scope=True,
+        read=lambda c: W.get_or_none(c.session.resources.resource_groups.get, c.rg),
+        create=W.create_resource_group,
+        delete=lambda c: c.session.resources.resource_groups.begin_delete(c.rg).result(),
+        config_key=RESOURCE_GROUP_KEY,
+        outputs=((SUBSCRIPTION_KEY, lambda c: c.settings.subscription_id), (LOCATION_KEY, lambda c: c.settings.location)),
+    ),
+    ResourceKind(
+        "storage", "Storage account", BOTH, _STORAGE, "{storage}", after=("resource_group",),
+        read=lambda c: W.get_or_none(c.session.storage.storage_accounts.get_properties, c.rg, c.names.storage),
+        desired=lambda c: B.storage_body(c.settings), create=W.put_storage, update=W.put_storage,
+        delete=lambda c: c.session.storage.storage_accounts.delete(c.rg, c.names.storage),
+        config_key="STORAGE_ACCOUNT_NAME", status="storage account",
+    ),
+    ResourceKind(
+        # share soft delete; the file service exists with its account, so it is never "created"
+        "fileservice", "File service", BOTH, _STORAGE + "/fileServices/default", B.FILE_SERVICE_NAME,
+        shown_as="{storage}/" + B.FILE_SERVICE_NAME, after=("storage",), parent="storage",
+        read=lambda c: W.get_or_none(c.session.storage.file_services.get_service_properties, c.rg, c.names.storage),
+        desired=lambda c: B.file_service_body(c.settings), update=W.update_file_service,
+    ),
+    ResourceKind(
+        "share", "File share", BOTH, _STORAGE + "/fileServices/default/shares/{share}", "{share}",
+        after=("fileservice",), parent="storage",
+        read=lambda c: W.get_or_none(c.session.storage.file_shares.get, c.rg, c.names.storage, c.names.share),
+        desired=lambda c: B.share_body(c.settings),
+        create=lambda c, want: c.session.storage.file_shares.create(c.rg, c.names.storage, c.names.share, want),
+        update=lambda c, want, _: c.session.storage.file_shares.update(c.rg, c.names.storage, c.names.share, want),
+        delete=lambda c: c.session.storage.file_shares.delete(c.rg, c.names.storage, c.names.share),
+        config_key="FILE_SHARE_NAME",
+    ),
+    ResourceKind(
+        "workspace", "Log Analytics workspace", BOTH, "providers/Microsoft.OperationalInsights/workspaces/{workspace}",
+        "{workspace}", after=("resource_group",),
+        read=lambda c: W.get_or_none(c.session.loganalytics.workspaces.get, c.rg, c.names.workspace),
+        desired=lambda c: B.workspace_body(c.settings), create=W.put_workspace, update=W.put_workspace,
+        delete=lambda c: c.session.loganalytics.workspaces.begin_delete(c.rg, c.names.workspace).result(),
+        learn=W.learn_customer_id, config_key="LOG_ANALYTICS_NAME", status="log analytics",
+    ),
+    ResourceKind(
+        # after the share too: a failed storage step stops before the environment is created
+        "environment", "Container Apps environment", BOTH, _ENV, "{environment}", after=("workspace", "share"),
+        read=lambda c: W.get_or_none(c.session.appcontainers.managed_environments.get, c.rg, c.names.environment),
+        desired=_environment_body, create=W.put_environment, update=W.put_environment,
+        check=W.check_environment_gpu,
+        delete=lambda c: c.session.appcontainers.managed_environments.begin_delete(c.rg, c.names.environment).result(),
+        write_only=frozenset({"properties.appLogsConfiguration.logAnalyticsConfiguration.sharedKey"}),
+        config_key="ACA_ENVIRONMENT_NAME", status="environment",
+    ),
+    ResourceKind(
+        "envstorage", "Environment storage", BOTH, _ENV + "/storages/{envstorage}", "{envstorage}",
+        after=("environment", "share"), parent="environment",
+        read=lambda c: W.get_or_none(c.session.appcontainers.managed_environments_storages.get, c.rg,
+                                     c.names.environment, c.names.envstorage),
+        desired=lambda c: B.envstorage_body(c.settings, None), create=W.put_envstorage, update=W.put_envstorage,
+        delete=lambda c: c.session.appcontainers.managed_environments_storages.delete(
+            c.rg, c.names.environment, c.names.envstorage),
+        write_only=frozenset({"properties.azureFile.accountKey"}), config_key="ACA_ENVIRONMENT_STORAGE_NAME",
+    ),
+    ResourceKind(
+        "job", "Fine-tuning job", (FT,), "providers/Microsoft.App/jobs/{job}", "{job}", after=("envstorage",),
+        read=lambda c: W.get_or_none(c.session.appcontainers.jobs.get, c.rg, c.names.job),
+        desired=lambda c: B.job_body(c.settings),
+        create=lambda c, want: c.session.appcontainers.jobs.begin_create_or_update(
+            c.rg, c.names.job, W.with_tags(c, want)).result(),
+        update=lambda c, want, actual: c.session.appcontainers.jobs.begin_update(
+            c.rg, c.names.job, W.patch_body(want, actual)).result(),
+        delete=lambda c: c.session.appcontainers.jobs.begin_delete(c.rg, c.names.job).result(),
+        write_only=frozenset({"properties.configuration.secrets"}), config_key="ACA_JOB_NAME",
+        status="fine-tuning job",
+    ),
+    ResourceKind(
+        "app", "Inference app", (INF,), "providers/Microsoft.App/containerApps/{app}", "{app}",
+        after=("envstorage",),
+        read=lambda c: W.get_or_none(c.session.appcontainers.container_apps.get, c.rg, c.names.app),
+        desired=lambda c: B.app_body(c.settings, None), create=W.create_app, update=W.update_app,
+        drift=W.app_key_missing, learn=W.learn_endpoint,
+        delete=lambda c: c.session.appcontainers.container_apps.begin_delete(c.rg, c.names.app).result(),
+        write_only=frozenset({"properties.configuration.secrets"}), config_key="ACA_APP_NAME",
+        outputs=(("ACA_APP_ENDPOINT", lambda c: c.endpoint),), status="inference app",
+    ),
+)
 
 
-# -- ids and links ---------------------------------------------------------------------------------------
-def rg_id(s: Settings) -> str:
-    return f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+# -- lookups (RECORDS is read at call time, so a test may add a record) ------------------------------------------
+def record(step: str) -> ResourceKind:
+    for rec in RECORDS:
+        if rec.step == step:
+            return rec
+    raise KeyError(step)
+
+
+def records_for(kind: str) -> tuple:
+    return tuple(rec for rec in RECORDS if kind in rec.kinds)
+
+
+def steps(kind: str) -> tuple:
+    """The steps of a provisioning kind below its resource group (what the bicep declares)."""
+    return tuple(rec.step for rec in records_for(kind) if not rec.scope)
+
+
+def config_keys(kind: str) -> tuple:
+    """The keys of infra/<kind>.config.json that provision fills and teardown clears."""
+    return tuple(key for rec in records_for(kind) for key in rec.config_keys)
+
+
+def names_in_configs(configs) -> dict:
+    """{ResourceNames field: name} from config files, the first file naming a resource winning."""
+    out: dict = {}
+    for cfg in configs:
+        for rec in RECORDS:
+            value = cfg.get(rec.config_key) if rec.config_key and rec.name_field else None
+            if value and rec.name_field not in out:
+                out[rec.name_field] = value
+    return out
 
 
 def resource_id(s: Settings, step: str) -> str:
-    n = s.names
-    base = rg_id(s) + "/providers"
-    return {
-        "resource_group": rg_id(s),
-        "storage": f"{base}/Microsoft.Storage/storageAccounts/{n.storage}",
-        "fileservice": f"{base}/Microsoft.Storage/storageAccounts/{n.storage}/fileServices/default",
-        "share": f"{base}/Microsoft.Storage/storageAccounts/{n.storage}/fileServices/default/shares/{n.share}",
-        "workspace": f"{base}/Microsoft.OperationalInsights/workspaces/{n.workspace}",
-        "environment": f"{base}/Microsoft.App/managedEnvironments/{n.environment}",
-        "envstorage": f"{base}/Microsoft.App/managedEnvironments/{n.environment}/storages/{n.envstorage}",
-        "job": f"{base}/Microsoft.App/jobs/{n.job}",
-        "app": f"{base}/Microsoft.App/containerApps/{n.app}",
-    }[step]
+    return record(step).resource_id(s)
 
 
 def resource_name(s: Settings, step: str) -> str:
-    if step == "fileservice":
-        return FILE_SERVICE_NAME  # the account's one file service
-    return s.resource_group if step == "resource_group" else getattr(s.names, step)
+    return record(step).name_of(s)
 
 
 def title(s: Settings, step: str) -> str:
-    if step == "fileservice":
-        return f"{TITLES[step]} {s.names.storage}/{FILE_SERVICE_NAME}"
-    return f"{TITLES[step]} {resource_name(s, step)}"
+    return record(step).title_of(s)
 
 
 def portal_link(s: Settings, step: str) -> str:
-    # children have no blade of their own: link their parent
-    rid = resource_id(s, {"fileservice": "storage", "share": "storage", "envstorage": "environment"}.get(step, step))
-    return f"https://portal.azure.com/#@/resource{rid}/overview"
+    return record(step).portal_link(s)
 
 
-# -- bodies ---------------------------------------------------------------------------------------------
-def storage_body(s: Settings) -> dict:
-    return {
-        "location": s.location,
-        "sku": {"name": spec.STORAGE_SKU},
-        "kind": spec.STORAGE_KIND,
-        "properties": {
-            "minimumTlsVersion": spec.STORAGE_MIN_TLS,
-            "supportsHttpsTrafficOnly": True,
-            "allowBlobPublicAccess": False,
-            "largeFileSharesState": "Enabled",
-        },
-    }
-
-
-def file_service_body(s: Settings) -> dict:
-    """fileServices/default: share soft delete, as the bicep's ``fileService`` resource sets it."""
-    return {"properties": {"shareDeleteRetentionPolicy": {"enabled": True, "days": spec.SHARE_SOFT_DELETE_DAYS}}}
-
-
-def share_body(s: Settings) -> dict:
-    return {"properties": {"shareQuota": spec.SHARE_QUOTA_GIB, "enabledProtocols": "SMB"}}
-
-
-def workspace_body(s: Settings) -> dict:
-    return {"location": s.location,
-            "properties": {"sku": {"name": spec.LOG_ANALYTICS_SKU}, "retentionInDays": spec.LOG_RETENTION_DAYS}}
-
-
-def gpu_workload_profile(s: Settings) -> dict:
-    profile = {"name": spec.GPU_PROFILE_NAME, "workloadProfileType": s.gpu_profile}
-    if not spec.GPU_PROFILES[s.gpu_profile]["serverless"]:
-        profile.update(minimumCount=spec.DEDICATED_MINIMUM_COUNT, maximumCount=s.max_instances)
-    return profile
-
-
-def environment_body(s: Settings, customer_id: Optional[str], shared_key: Optional[str]) -> dict:
-    logs: dict = {"customerId": customer_id}
-    if shared_key is not None:
-        logs["sharedKey"] = shared_key
-    return {
-        "location": s.location,
-        "properties": {
-            "appLogsConfiguration": {"destination": "log-analytics", "logAnalyticsConfiguration": logs},
-            "workloadProfiles": [
-                {"name": spec.CONSUMPTION_PROFILE_NAME, "workloadProfileType": "Consumption"},
-                gpu_workload_profile(s),
-            ],
-            "zoneRedundant": False,
-        },
-    }
-
-
-def envstorage_body(s: Settings, account_key: Optional[str]) -> dict:
-    azure_file: dict = {"accountName": s.names.storage, "shareName": s.names.share, "accessMode": spec.SHARE_ACCESS_MODE}
-    if account_key is not None:
-        azure_file["accountKey"] = account_key
-    return {"properties": {"azureFile": azure_file}}
-
-
-def shell_command(commands) -> list:
-    """defaultCommands joined fail-fast: the first failing step ends the run."""
-    return [*spec.SHELL_PREFIX, spec.FAIL_FAST + spec.COMMAND_JOIN.join(commands)]
-
-
-def _container(s: Settings, name: str, extra_env: Optional[list] = None) -> dict:
-    profile = spec.GPU_PROFILES[s.gpu_profile]
-    env = [{"name": k, "value": v} for k, v in spec.ENV.items()] + list(extra_env or [])
-    return {
-        "name": name,
-        "image": s.image,
-        "command": shell_command(s.commands),
-        "env": env,
-        "resources": {"cpu": profile["cpu"], "memory": profile["memory"]},
-        "volumeMounts": [{"volumeName": spec.VOLUME_NAME, "mountPath": spec.MOUNT_PATH}],
-    }
-
-
-def _volumes(s: Settings) -> list:
-    return [{"name": spec.VOLUME_NAME, "storageType": "AzureFile", "storageName": s.names.envstorage}]
-
-
-def job_body(s: Settings) -> dict:
-    return {
-        "location": s.location,
-        "properties": {
-            "environmentId": resource_id(s, "environment"),
-            "workloadProfileName": spec.GPU_PROFILE_NAME,
-            "configuration": {
-                "triggerType": "Manual",
-                "replicaTimeout": s.timeout,
-                "replicaRetryLimit": spec.JOB_RETRY_LIMIT,
-                "manualTriggerConfig": {"parallelism": 1, "replicaCompletionCount": 1},
-            },
-            "template": {"containers": [_container(s, spec.JOB_CONTAINER_NAME)], "volumes": _volumes(s)},
-        },
-    }
-
-
-def probes() -> list:
-    http = {"path": spec.HEALTH_PATH, "port": spec.INFERENCE_PORT}
-    return [
-        {"type": "Startup", "httpGet": dict(http), "initialDelaySeconds": spec.STARTUP_DELAY_S,
-         "periodSeconds": spec.STARTUP_PERIOD_S, "failureThreshold": spec.STARTUP_FAILURES},
-        {"type": "Readiness", "httpGet": dict(http), "periodSeconds": spec.PROBE_PERIOD_S,
-         "failureThreshold": spec.PROBE_FAILURES},
-        {"type": "Liveness", "httpGet": dict(http), "periodSeconds": spec.PROBE_PERIOD_S,
-         "failureThreshold": spec.PROBE_FAILURES},
-    ]
-
-
-def app_body(s: Settings, api_key: Optional[str]) -> dict:
-    """``api_key`` None leaves secrets out (an update keeps the ones the app has)."""
-    container = _container(s, spec.APP_CONTAINER_NAME, [{"name": API_KEY_ENV, "secretRef": API_KEY_SECRET}])
-    container["probes"] = probes()
-    configuration: dict = {
-        "activeRevisionsMode": "Single",
-        "ingress": {"external": True, "targetPort": spec.INFERENCE_PORT, "transport": "auto", "allowInsecure": False,
-                    "traffic": [{"latestRevision": True, "weight": 100}]},
-    }
-    if api_key is not None:
-        configuration["secrets"] = [{"name": API_KEY_SECRET, "value": api_key}]
-    return {
-        "location": s.location,
-        "properties": {
-            "environmentId": resource_id(s, "environment"),
-            "workloadProfileName": spec.GPU_PROFILE_NAME,
-            "configuration": configuration,
-            "template": {
-                "containers": [container],
-                "scale": {"minReplicas": spec.INFERENCE_MIN_REPLICAS, "maxReplicas": s.max_instances},
-                "volumes": _volumes(s),
-            },
-        },
-    }
-
-
-# What is never compared: write-only values (Azure never returns them), and where a resource lives.
-WRITE_ONLY = {
-    "environment": {"properties.appLogsConfiguration.logAnalyticsConfiguration.sharedKey"},
-    "envstorage": {"properties.azureFile.accountKey"},
-    "app": {"properties.configuration.secrets"},
-    "job": {"properties.configuration.secrets"},
-}
-NOT_COMPARED = {"location", "tags"}
+# the steps per provisioning kind (what the bicep declares)
+FINETUNING_STEPS = steps(FT)
+INFERENCE_STEPS = steps(INF)

@@ -30,6 +30,7 @@ from infra import workspace
 from core.errors import Cancelled, InputError, OperationFailed
 from core.events import EventSink, Info, Progress, StepFailed, StepFinished, StepStarted, ignore
 from core.models import SyncResult
+from infra.azure.fileshare import open_share
 
 FILE_WORKERS = 32  # small files uploaded at once: each is one round trip, so many in flight
 SMALL_FILE_BYTES = 256 * 1024  # up to this size a file goes to the FILE_WORKERS
@@ -46,14 +47,6 @@ def hash_cache_path(root: Path) -> Path:
     from core.paths import cache_dir, project_key
 
     return cache_dir() / "hashes" / f"{project_key(root)}.json"
-
-
-def _open_share(backend, kind: str = "finetuning", refs: Optional[tuple] = None):
-    from infra.azure.fileshare import Share
-    from infra.azure.resources_ref import storage_refs
-
-    rg, account, share = refs or storage_refs(backend, kind)
-    return Share(backend.session, rg, account, share)
 
 
 def read_manifest(share) -> tuple[Optional[dict], int]:
@@ -123,7 +116,7 @@ def sync(backend, *, dry_run: bool = False, force: bool = False, delete: bool = 
         name_problem = exc
     on_event(StepFinished("scan", "Scanning the workspace", detail=f"{len(local)} files, {workspace.human_bytes(sum(e.size for e in local))}"))
 
-    with _open_share(backend, kind, refs) as share:
+    with open_share(backend, kind, refs) as share:
         manifest, manifest_size = read_manifest(share)
         plan = workspace.plan_sync(local, manifest, delete=delete)
         if dry_run:
@@ -326,11 +319,3 @@ class _Uploader:
             self._write_manifest(snapshot)
         except BaseException:  # noqa: BLE001 — a second Ctrl-C or a dead network: keep the first error
             pass
-
-
-# -- download ------------------------------------------------------------------------------------------
-
-def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path:
-    from infra.azure.download import download as _download
-
-    return _download(backend, remote_path, to, on_event=on_event)

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.wire]
 
 
 def generated(home, name="tones"):
-    from scaffolds.generate import ProjectSpec, generate_project
+    from scaffolds.generate import ProjectSpec
+    from usecases.projects import generate_project
 
     result = generate_project(ProjectSpec(name=name, model="microsoft/Phi-3-mini-4k-instruct",
                                           parent=home / "projects", target="azure"))

@@ -23,7 +23,8 @@ def local_python(monkeypatch):
 
 
 def generated(home, name="tones", target="local"):
-    from scaffolds.generate import ProjectSpec, generate_project
+    from scaffolds.generate import ProjectSpec
+    from usecases.projects import generate_project
 
     result = generate_project(ProjectSpec(name=name, model="microsoft/Phi-3-mini-4k-instruct",
                                           parent=home / "projects", target=target))

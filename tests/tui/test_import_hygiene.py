@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CORE = ("infra", "scaffolds")
+CORE = ("core", "infra", "scaffolds", "usecases")
 
 
 def _run(code: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core import azure_facts as spec
-from scaffolds.generate import ProjectSpec, generate_project
+from scaffolds.generate import ProjectSpec
+from usecases.projects import generate_project
 
 CHECKOV = Path(sys.executable).with_name("checkov")
 AITK_PARAMS = {"defaultCommands", "maximumInstanceCount", "location", "storageAccountName", "fileShareName",

@@ -13,7 +13,8 @@ from core import events as ev
 from core.errors import InputError
 from core import azure_facts as azure_spec
 from scaffolds import catalog, params, sample_dataset
-from scaffolds.generate import ProjectSpec, generate_project
+from scaffolds.generate import ProjectSpec
+from usecases.projects import generate_project
 from scaffolds.project import Project
 from scaffolds.render import output_path, template_files
 
@@ -327,10 +328,10 @@ def test_existing_empty_folder_is_filled(tmp_path):
 def test_failure_while_writing_removes_the_temp_folder_and_created_parents(tmp_path, monkeypatch):
     import scaffolds.generate as g
 
-    def boom():
+    def boom(plan):
         raise OSError("disk full")
 
-    monkeypatch.setattr(g, "vscode_tasks", boom)  # fails after the template tree was rendered
+    monkeypatch.setattr(g, "answers", boom)  # fails after the template tree was rendered
     with pytest.raises(OSError):
         gen(tmp_path / "new" / "parent")
     assert list(tmp_path.iterdir()) == []

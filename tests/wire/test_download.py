@@ -11,7 +11,7 @@ import time
 import pytest
 
 from infra.azure.download import PART
-from infra.azure.sync import _open_share
+from infra.azure.fileshare import open_share
 from core.errors import InputError, OperationFailed
 from core.events import Collector, Progress, StepFinished, StepStarted
 from tests.fakeazure.files import reads
@@ -226,7 +226,7 @@ def test_the_share_refuses_names_with_the_temp_names_character(ft_azure, project
     """Why a temp name with ":" can never collide: Azure Files refuses such a name."""
     from azure.core.exceptions import HttpResponseError
 
-    with _open_share(backend_for(project)) as share:
+    with open_share(backend_for(project)) as share:
         with pytest.raises(HttpResponseError) as err:
             share.file("a.bin" + PART).create_file(1)
     assert err.value.error_code == "InvalidResourceName"

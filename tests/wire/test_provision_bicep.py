@@ -35,7 +35,8 @@ TYPE_OF = {"storage": "Microsoft.Storage/storageAccounts", "fileservice": "Micro
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from scaffolds.generate import ProjectSpec, generate_project
+    from scaffolds.generate import ProjectSpec
+    from usecases.projects import generate_project
 
     parent = tmp_path_factory.mktemp("bicep")
     return Project(generate_project(ProjectSpec(name="demo", model="microsoft/phi-1_5", parent=parent)).path)

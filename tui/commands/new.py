@@ -9,7 +9,8 @@ DEFAULT_MODEL = "microsoft/Phi-3-mini-4k-instruct"
 def run(args, console) -> int:
     from core.errors import MissingInputs
     from scaffolds import catalog
-    from scaffolds.generate import ProjectSpec, generate_project, validate_name
+    from scaffolds.generate import ProjectSpec, validate_name
+    from usecases.projects import generate_project
     from scaffolds.params import parse_overrides
 
     # Cheap checks first, so a typo fails before any prompt or hub lookup.

@@ -352,7 +352,9 @@ class ConfigureScreen(Screen):
 
             spec = generate.ProjectSpec(name=name, model=self.model_ref, parent=location, recipe=recipe,
                                         dataset=dataset, overrides=overrides, target=target)
-            return generate.generate_project(spec, sink(self, "generate"))
+            from usecases.projects import generate_project
+
+            return generate_project(spec, sink(self, "generate"))
 
         run_task(self, "generate", generate)
 

@@ -120,7 +120,7 @@ class DashboardScreen(Screen):
     def update_buttons(self) -> None:
         for action_id, _label, _variant in BUTTONS:
             button = self.query_one(f"#{action_id}", Button)
-            button.display = actions.BY_ID[action_id].available(self.app)
+            button.display = actions.offered(actions.BY_ID[action_id], self.app)
             button.disabled = action_id in self._busy
 
     def render_endpoint(self) -> None:

@@ -6,7 +6,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-from tui.actions import ACTIONS
+from tui.actions import commands, offered
 
 
 class HelpScreen(ModalScreen):
@@ -23,8 +23,8 @@ class HelpScreen(ModalScreen):
         table = self.query_one(DataTable)
         for label, width in (("", 1), ("Command", 48), ("Key", 7), ("What it does", 60)):
             table.add_column(label, width=width)
-        for action in ACTIONS:
-            here = "●" if action.available(self.app) else " "
+        for action in commands():
+            here = "●" if offered(action, self.app) else " "
             key = (action.key or "").replace("ctrl+", "Ctrl+").replace("f1", "F1").replace("f5", "F5")
             table.add_row(here, action.title, key, action.help, key=action.id)
         table.focus()
