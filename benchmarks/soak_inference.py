@@ -70,9 +70,9 @@ def main() -> int:
         if done.returncode:
             print(done.stderr[-2000:], file=sys.stderr)
             return 1
-    app = project / "inference/app.py"
+    ui = project / "inference/chat_ui.py"
     if args.before:
-        app.write_text(app.read_text().replace("\n    quiet_when_idle(blocks)\n", "\n"))
+        ui.write_text(ui.read_text().replace("\n    quiet_when_idle(blocks)\n", "\n"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "inference/app.py", "--port", str(port)], cwd=project,

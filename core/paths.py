@@ -6,28 +6,25 @@ import os
 from pathlib import Path
 
 
-def data_dir() -> Path:
+def _user_dir(kind: str) -> Path:
+    """ftstudio's per-user ``data`` or ``cache`` folder (created); under FTSTUDIO_HOME when set."""
     home = os.environ.get("FTSTUDIO_HOME")
     if home:
-        path = Path(home) / "data"
+        path = Path(home) / kind
     else:
-        from platformdirs import user_data_path
+        import platformdirs
 
-        path = user_data_path("ftstudio", appauthor=False)
+        path = getattr(platformdirs, f"user_{kind}_path")("ftstudio", appauthor=False)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    return _user_dir("data")
 
 
 def cache_dir() -> Path:
-    home = os.environ.get("FTSTUDIO_HOME")
-    if home:
-        path = Path(home) / "cache"
-    else:
-        from platformdirs import user_cache_path
-
-        path = user_cache_path("ftstudio", appauthor=False)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_dir("cache")
 
 
 def project_key(project_root: Path) -> str:

@@ -10,17 +10,33 @@ values where it had them), then the generic defaults below; a few are derived fr
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import math
 import re
-import string
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Callable, Optional
 
 from core.errors import InputError
 from core import azure_facts as azure_spec
+from scaffolds.render import template_root
 
-DTYPES = ("bfloat16", "float16", "float32")
-QUANT_TYPES = ("nf4", "fp4")
+
+def _load_project_helpers() -> ModuleType:
+    """The generated project's own ``finetuning/project_helpers.py``, loaded from the template tree:
+    the generator checks a text_template (and takes its defaults) with the very code that training
+    and serving run, not a copy of it."""
+    path = template_root() / "finetuning" / "project_helpers.py"
+    spec = importlib.util.spec_from_file_location("scaffolds._project_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+project_helpers = _load_project_helpers()
+DTYPES = project_helpers.DTYPES
+QUANT_TYPES = project_helpers.QUANT_TYPES
+_TRAINING = project_helpers.TRAINING_DEFAULTS
 ALL_LINEAR = "all-linear"
 
 
@@ -87,25 +103,27 @@ PARAMS: tuple[Param, ...] = (
     # -- training ------------------------------------------------------------------------------------
     Param("learning_rate", "float", "Peak learning rate.", "training", 2e-4, "model", 1e-8, 1.0,
           targets=_tc("training", "learning_rate")),
-    Param("num_train_epochs", "float", "Passes over the dataset (ignored when max_steps > 0).", "training", 3,
-          "model", 0.01, 1000, targets=_tc("training", "num_train_epochs")),
-    Param("max_steps", "int", "Optimizer steps to run; -1 = run num_train_epochs.", "training", -1, "model",
-          -1, 10_000_000, targets=_tc("training", "max_steps")),
+    Param("num_train_epochs", "float", "Passes over the dataset (ignored when max_steps > 0).", "training",
+          _TRAINING["num_train_epochs"], "model", 0.01, 1000, targets=_tc("training", "num_train_epochs")),
+    Param("max_steps", "int", "Optimizer steps to run; -1 = run num_train_epochs.", "training",
+          _TRAINING["max_steps"], "model", -1, 10_000_000, targets=_tc("training", "max_steps")),
     Param("per_device_train_batch_size", "int", "Rows per forward pass.", "training", 4, "model", 1, 1024,
           targets=_tc("training", "per_device_train_batch_size")),
-    Param("gradient_accumulation_steps", "int", "Forward passes per optimizer step.", "training", 1, "model", 1, 1024,
+    Param("gradient_accumulation_steps", "int", "Forward passes per optimizer step.", "training",
+          _TRAINING["gradient_accumulation_steps"], "model", 1, 1024,
           targets=_tc("training", "gradient_accumulation_steps")),
     Param("source_max_len", "int", "Maximum tokens per row (longer rows are truncated).", "training", 512, "model",
           8, 1_048_576, targets=_tc("training", "source_max_len")),
     Param("warmup_steps", "float", "Warm-up: a fraction of the run when < 1, else a number of steps.", "training",
-          0.03, min=0, max=1_000_000, targets=_tc("training", "warmup_steps")),
-    Param("logging_steps", "int", "Print the loss every N steps.", "training", 10, min=1, max=1_000_000,
-          targets=_tc("training", "logging_steps")),
-    Param("save_steps", "int", "Checkpoint every N steps (a re-run resumes from the last one).", "training", 100,
-          min=1, max=1_000_000, targets=_tc("training", "save_steps")),
-    Param("save_total_limit", "int", "Checkpoints kept per run.", "training", 2, min=1, max=1000,
-          targets=_tc("training", "save_total_limit")),
-    Param("seed", "int", "Random seed.", "training", 42, min=0, max=2**32 - 1, targets=_tc("training", "seed")),
+          _TRAINING["warmup_steps"], min=0, max=1_000_000, targets=_tc("training", "warmup_steps")),
+    Param("logging_steps", "int", "Print the loss every N steps.", "training", _TRAINING["logging_steps"],
+          min=1, max=1_000_000, targets=_tc("training", "logging_steps")),
+    Param("save_steps", "int", "Checkpoint every N steps (a re-run resumes from the last one).", "training",
+          _TRAINING["save_steps"], min=1, max=1_000_000, targets=_tc("training", "save_steps")),
+    Param("save_total_limit", "int", "Checkpoints kept per run.", "training", _TRAINING["save_total_limit"],
+          min=1, max=1000, targets=_tc("training", "save_total_limit")),
+    Param("seed", "int", "Random seed.", "training", _TRAINING["seed"], min=0, max=2**32 - 1,
+          targets=_tc("training", "seed")),
     # -- dataset -------------------------------------------------------------------------------------
     Param("text_template", "str", "Row format: {column} fields; the last field and what follows is the answer.",
           "dataset", None, "model", targets=_tc("dataset", "text_template")),
@@ -243,22 +261,15 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 # -- defaults + validation --------------------------------------------------------------------------------
 def template_fields(template: str) -> list[str]:
-    """The ``{field}`` names of a text_template, in order (InputError when it is not a valid template)."""
+    """The ``{field}`` names of a text_template, in order (InputError when it is not a valid template).
+
+    The generated project's parser decides (``project_helpers.parse_template``): what passes here is
+    what train.py trains on and inference/app.py prompts with."""
     fix = "use {column} fields, e.g. --set 'text_template=Q: {question}\\nA: {answer}' (double braces for literal ones)"
     try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise _bad("text_template", f"text_template is not a valid template ({exc}).", fix) from None
-    fields = []
-    for _literal, name, spec, conv in parsed:
-        if name is None:
-            continue
-        if not name.isidentifier() or spec or conv:
-            raise _bad("text_template", f"text_template field {{{name}}} must be a plain column name.", fix)
-        fields.append(name)
-    if not fields:
-        raise _bad("text_template", "text_template has no {column} field for the answer.", fix)
-    return fields
+        return project_helpers.field_names(project_helpers.parse_template(template))
+    except project_helpers.TemplateError as exc:
+        raise _bad("text_template", f"text_template {exc}.", fix) from None
 
 
 def resolve(model: dict, recipe: str, overrides: dict[str, Any], *, gpu_profile_for: Callable[[dict, str], str]) -> dict:

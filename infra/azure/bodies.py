@@ -79,15 +79,15 @@ def int_param(params: dict, name: str, default: int, lo: int, hi: int, param_fil
                          field=name, fix=f"set {name} to e.g. {default}")
     return int(value)
 
-def rg_id(s: Settings) -> str:
-    return f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+
+# The environment's id below its resource group: its record's path, and what the job and the app
+# reference (they run in it).
+ENVIRONMENT_PATH = "providers/Microsoft.App/managedEnvironments/{environment}"
 
 
 def environment_id(s: Settings) -> str:
-    """The environment's id, as its record spells it (the job and the app run in it)."""
-    from infra.azure.resources import resource_id
-
-    return resource_id(s, "environment")
+    rg = f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+    return f"{rg}/{ENVIRONMENT_PATH.format(environment=s.names.environment)}"
 
 
 # -- bodies ---------------------------------------------------------------------------------------------

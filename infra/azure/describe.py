@@ -1,8 +1,15 @@
-"""What `ftstudio status` shows of the Azure resources: name, provisioning state and portal link."""
+"""What `ftstudio status` shows of the Azure resources: name, provisioning state and portal link,
+for each record of ``resources.py`` with a ``status`` row whose name the config files hold."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from dataclasses import fields
+from typing import Optional
+
+from core.events import ignore
+from infra.azure import resources as R
+from infra.azure.names import ResourceNames
+from infra.azure.provision_context import Context
 
 
 def _state(body: dict) -> Optional[str]:
@@ -10,43 +17,39 @@ def _state(body: dict) -> Optional[str]:
     return props.get("provisioningState") or body.get("provisioningState") or "Succeeded"
 
 
-def _probe(getter: Callable[[], object]) -> tuple[str, Optional[str]]:
-    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+def _probe(rec: R.ResourceKind, ctx: Context) -> tuple[str, Optional[str]]:
+    from azure.core.exceptions import HttpResponseError
 
     try:
-        obj = getter()
-    except ResourceNotFoundError:
-        return "missing", None
+        body = rec.read(ctx)
     except HttpResponseError as err:
         return f"unknown ({getattr(err, 'error', None) and err.error.code or err.status_code})", None
-    body = obj.as_dict() if hasattr(obj, "as_dict") else dict(obj)
+    if body is None:
+        return "missing", None
     return _state(body), body.get("id")
 
 
 def describe(backend) -> dict:
-    """{resource kind: {name, state, link}} for the resources named in the project's config files."""
-    ft = backend.project.finetuning_config()
-    inf = backend.project.inference_config()
-    rg = ft.get("RESOURCE_GROUP_NAME") or inf.get("RESOURCE_GROUP_NAME")
+    """{status row: {name, state, link}} for the resources named in the project's config files."""
+    configs = (backend.project.finetuning_config(), backend.project.inference_config())
+    rg = next((cfg[R.RESOURCE_GROUP_KEY] for cfg in configs if cfg.get(R.RESOURCE_GROUP_KEY)), None)
     s = backend.session
     if not rg or not s.subscription_id:
         return {}
-    wanted: dict[str, tuple[str, Callable[[], object]]] = {}
-    if ft.get("STORAGE_ACCOUNT_NAME"):
-        wanted["storage account"] = (ft["STORAGE_ACCOUNT_NAME"], lambda: s.storage.storage_accounts.get_properties(rg, ft["STORAGE_ACCOUNT_NAME"]))
-    if ft.get("LOG_ANALYTICS_NAME"):
-        wanted["log analytics"] = (ft["LOG_ANALYTICS_NAME"], lambda: s.loganalytics.workspaces.get(rg, ft["LOG_ANALYTICS_NAME"]))
-    env = ft.get("ACA_ENVIRONMENT_NAME") or inf.get("ACA_ENVIRONMENT_NAME")
-    if env:
-        wanted["environment"] = (env, lambda: s.appcontainers.managed_environments.get(rg, env))
-    if ft.get("ACA_JOB_NAME"):
-        wanted["fine-tuning job"] = (ft["ACA_JOB_NAME"], lambda: s.appcontainers.jobs.get(rg, ft["ACA_JOB_NAME"]))
-    if inf.get("ACA_APP_NAME"):
-        wanted["inference app"] = (inf["ACA_APP_NAME"], lambda: s.appcontainers.container_apps.get(rg, inf["ACA_APP_NAME"]))
+    named = R.names_in_configs(configs)
+    names = ResourceNames(**{f.name: named.get(f.name, "") for f in fields(ResourceNames)})
+    settings = R.Settings(kind="finetuning", subscription_id=s.subscription_id, resource_group=rg, location="",
+                          names=names, project=backend.project.name)
+    ctx = Context(backend=backend, session=s, settings=settings, emit=ignore)
+    wanted: dict = {}  # record -> name, for each record with a row whose name a config file holds
+    for rec in R.RECORDS:
+        name = next((cfg[rec.config_key] for cfg in configs if rec.config_key and cfg.get(rec.config_key)), None)
+        if rec.status and name:
+            wanted[rec] = name
     out: dict = {"subscription": s.subscription_id, "resource group": rg}
     with ThreadPoolExecutor(max_workers=5) as pool:
-        futures = {kind: pool.submit(_probe, getter) for kind, (_, getter) in wanted.items()}
-    for kind, (name, _) in wanted.items():
-        state, rid = futures[kind].result()
-        out[kind] = {"name": name, "state": state, "link": s.portal_link(rid) if rid else None}
+        futures = {rec: pool.submit(_probe, rec, ctx) for rec in wanted}
+    for rec, name in wanted.items():
+        state, rid = futures[rec].result()
+        out[rec.status] = {"name": name, "state": state, "link": s.portal_link(rid) if rid else None}
     return out

@@ -21,6 +21,8 @@ from typing import Optional
 from core.errors import InputError, OperationFailed
 from core.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
 from core.models import RUNNING_STATES, Execution
+from core.run_rules import container_command, current_execution, is_active, new_run_id, newest_first
+from core.run_rules import resume_run_id as _resume_rule
 
 MOUNT = "/mount"
 STATE_RUNS_KEPT = 200
@@ -57,21 +59,6 @@ def links(backend, refs) -> dict:
         "executions": portal(job_id, "executionHistory"),
         "logs": portal(job_id, "logs"),
     }
-
-
-def new_run_id(now: Optional[datetime] = None, taken: frozenset = frozenset()) -> str:
-    """train.py's default format (UTC ``YYYYMMDD-HHMMSS``), made unique among known runs."""
-    base = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
-    run_id, n = base, 1
-    while run_id in taken:
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
-def container_command(commands) -> list[str]:
-    """COMMANDS joined fail-fast, as the contract says every backend does."""
-    return ["/bin/bash", "-c", "set -euo pipefail; " + " && ".join(commands)]
 
 
 def _job_not_found(refs) -> InputError:
@@ -176,16 +163,6 @@ def _iso(value) -> Optional[str]:
     return str(value)
 
 
-def _sort_key(ex: Execution) -> str:
-    try:
-        dt = datetime.fromisoformat((ex.start_time or "").replace("Z", "+00:00"))
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.astimezone(timezone.utc).isoformat()
-    except ValueError:
-        return ""
-
-
 # -- listing ---------------------------------------------------------------------------------------
 
 def _list(backend, refs) -> list[Execution]:
@@ -200,9 +177,7 @@ def _list(backend, refs) -> list[Execution]:
         raise _job_not_found(refs) from None
     except HttpResponseError as exc:
         raise OperationFailed(f"Could not list the executions of job {refs.job}: {_describe(exc)}") from None
-    out = [to_execution(item, link_map, state_runs) for item in items]
-    out.sort(key=lambda e: (_sort_key(e), e.name), reverse=True)
-    return out
+    return newest_first(to_execution(item, link_map, state_runs) for item in items)
 
 
 def _check_adapters(backend, executions: list[Execution]) -> None:
@@ -236,7 +211,7 @@ def executions(backend, *, check_outputs: bool = True) -> list[Execution]:
 
 
 def running_executions(backend) -> list[Execution]:
-    return [e for e in executions(backend, check_outputs=False) if e.status in RUNNING_STATES]
+    return [e for e in executions(backend, check_outputs=False) if is_active(e)]
 
 
 def execution(backend, name: Optional[str] = None) -> Execution:
@@ -249,7 +224,7 @@ def execution(backend, name: Optional[str] = None) -> Execution:
         if not items:
             raise OperationFailed(f"Job {refs.job} has no execution yet.", fix="start one with `ftstudio run`",
                                   code="NoExecution")
-        chosen = next((e for e in items if e.status in RUNNING_STATES), items[0])
+        chosen = current_execution(items)
     else:
         try:
             item = _wire(backend.session.appcontainers.job_execution(refs.resource_group, refs.job, name))
@@ -269,7 +244,7 @@ def stop(backend, name: Optional[str] = None) -> Execution:
 
     refs = _refs(backend)
     if name is None:
-        running = [e for e in _list(backend, refs) if e.status in RUNNING_STATES]
+        running = [e for e in _list(backend, refs) if is_active(e)]
         if not running:
             raise OperationFailed(f"No execution of job {refs.job} is running.",
                                   fix="see `ftstudio status`; name one with `ftstudio stop EXECUTION`",
@@ -290,23 +265,10 @@ def stop(backend, name: Optional[str] = None) -> Execution:
 
 # -- start -------------------------------------------------------------------------------------------
 
-def _resume_run_id(resume: str, history: list[Execution]) -> str:
-    from infra.azure.resources_ref import check_run_id
-
-    if resume != "latest":
-        return check_run_id(resume)
-    succeeded = {ex.run_id for ex in history if ex.status == "Succeeded"}
-    for ex in history:  # newest first; a run resumed later to success is finished
-        if ex.run_id and ex.run_id not in succeeded:
-            if ex.status in RUNNING_STATES:
-                raise InputError(
-                    f"The latest unfinished run {ex.run_id} is still running (execution {ex.name}).",
-                    field="--resume",
-                    fix=f"wait for it, or stop it first with `ftstudio stop {ex.name}`",
-                )
-            return ex.run_id
-    raise InputError("There is no unfinished run to resume.", field="--resume",
-                     fix="start a new run with `ftstudio run`, or name one: `ftstudio run --resume RUN_ID`")
+def resume_run_id(resume: str, history: list[Execution]) -> str:
+    """The run rule; Azure prunes old executions, so a run id it no longer lists may still have
+    its checkpoints on the share: it is accepted."""
+    return _resume_rule(resume, history)
 
 
 def _remember(backend, name: str, run_id: str) -> None:
@@ -321,8 +283,8 @@ def _remember(backend, name: str, run_id: str) -> None:
 def run(backend, *, resume: Optional[str] = None, on_event: EventSink = ignore, sync: bool = True) -> Execution:
     """Sync the workspace, then start one execution of the job with COMMANDS and a RUN_ID.
 
-    ``resume``: "latest" (the newest run that did not succeed) or a run id; that RUN_ID is reused
-    so train.py continues from its last checkpoint.
+    ``resume``: "latest", an execution name or a run id (``core.run_rules.resume_run_id``); that
+    RUN_ID is reused so train.py continues from its last checkpoint.
     """
     from azure.core.exceptions import HttpResponseError
 
@@ -330,10 +292,8 @@ def run(backend, *, resume: Optional[str] = None, on_event: EventSink = ignore, 
     link_map = links(backend, refs)
     job = _get_job(backend, refs)  # fail before a long upload when the job is missing
     history = _list(backend, refs)
-    run_id = _resume_run_id(resume, history) if resume else new_run_id(
-        taken=frozenset(e.run_id for e in history if e.run_id)
-    )
-    busy = [e for e in history if e.status in RUNNING_STATES]
+    run_id = resume_run_id(resume, history) if resume else new_run_id(taken=(e.run_id for e in history))
+    busy = [e for e in history if is_active(e)]
     if busy:
         on_event(Info(
             f"Execution {busy[0].name} (run {busy[0].run_id or '?'}) is still running; the new one may queue "

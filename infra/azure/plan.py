@@ -79,13 +79,6 @@ def changes_of(desired: Any, actual: dict, *, ignore: set) -> dict:
     return out
 
 
-def change(step: str, name: str, actual: Any, desired: Any, *, ignore: set, link: str | None = None) -> PlannedChange:
-    if actual is None:
-        return PlannedChange(step, name, "create", {}, link)
-    changes = changes_of(desired, actual, ignore=ignore)
-    return PlannedChange(step, name, "update" if changes else "unchanged", changes, link)
-
-
 def render(changes: list[PlannedChange]) -> str:
     """People's view of a preview: one line per resource, one indented line per changed property."""
     lines = []

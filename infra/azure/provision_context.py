@@ -11,6 +11,10 @@ from core.events import EventSink
 from infra.azure.bodies import Settings
 from infra.azure.names import ResourceNames
 
+# .ftstudio/state.json: what provision created, so teardown deletes only that
+STATE_CREATED = "created_resources"  # resource id (lower) -> step
+STATE_CREATED_RG = "created_resource_group"
+
 
 @dataclass
 class Context:
@@ -54,11 +58,8 @@ def session_for(backend, subscription_id: str):
     return session
 
 
-def saved_names(project, subscription_id: str, resource_group: str) -> dict:
-    """Names an earlier provision wrote, when they belong to this subscription and resource group."""
-    from infra.azure.resources import RESOURCE_GROUP_KEY, SUBSCRIPTION_KEY, names_in_configs
-
-    same = [cfg for cfg in (project.finetuning_config(), project.inference_config())
-            if cfg.get(SUBSCRIPTION_KEY) == subscription_id
-            and (cfg.get(RESOURCE_GROUP_KEY) or "").lower() == resource_group.lower()]
-    return names_in_configs(same)
+def config_of(project, kind: str) -> tuple:
+    """(read, update) of infra/<kind>.config.json."""
+    if kind == "finetuning":
+        return project.finetuning_config, project.update_finetuning_config
+    return project.inference_config, project.update_inference_config

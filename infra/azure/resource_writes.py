@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from core.errors import InputError
 from infra.azure import bodies as B
+from infra.azure.provision_context import STATE_CREATED_RG
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -57,8 +58,6 @@ def workspace_key(ctx) -> str:
 
 # -- resource group ----------------------------------------------------------------------------------------
 def create_resource_group(ctx, _want) -> None:
-    from infra.azure.resources import STATE_CREATED_RG
-
     ctx.session.resources.resource_groups.create_or_update(
         ctx.rg, {"location": ctx.settings.location, "tags": ctx.settings.tags})
     ctx.project.update_state(**{STATE_CREATED_RG: ctx.rg})

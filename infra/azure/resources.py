@@ -16,19 +16,15 @@ from typing import Any, Callable, Optional
 from core.project_files import PROVISION_KINDS
 from infra.azure import bodies as B
 from infra.azure import resource_writes as W
-from infra.azure.bodies import (  # noqa: F401 - the bodies, for callers that see the resources as one module
-    API_KEY_ENV, API_KEY_SECRET, FILE_SERVICE_NAME, NOT_COMPARED, TAG_CREATED_BY, TAG_PROJECT, Settings, app_body,
-    envstorage_body, environment_body, file_service_body, gpu_workload_profile, int_param, job_body, probes, rg_id,
-    settings_from_parameters, share_body, shell_command, storage_body, workspace_body,
+from infra.azure.bodies import (  # noqa: F401 - the settings and bodies, for callers that see the resources as one module
+    NOT_COMPARED, TAG_CREATED_BY, TAG_PROJECT, Settings, app_body, envstorage_body, environment_body,
+    file_service_body, int_param, job_body, settings_from_parameters, share_body, storage_body, workspace_body,
 )
-from infra.azure.names import ResourceNames
+from infra.azure.names import FIELD_PARAMETERS, ResourceNames
 from infra.azure.plan import UNKNOWN
 
 FT, INF = PROVISION_KINDS
 BOTH = PROVISION_KINDS
-# .ftstudio/state.json: what provision created, so teardown deletes only that
-STATE_CREATED = "created_resources"  # resource id (lower) -> step
-STATE_CREATED_RG = "created_resource_group"
 # config keys that are not a resource's name (the resource group's record fills them)
 SUBSCRIPTION_KEY = "SUBSCRIPTION_ID"
 LOCATION_KEY = "LOCATION"
@@ -63,11 +59,12 @@ class ResourceKind:
         return {**s.names.as_dict(), "resource_group": s.resource_group}
 
     def id_for(self, subscription_id: str, resource_group: str, **names: str) -> str:
+        """Its id from the names its path needs (``job=...``): what is known outside a provision."""
         base = f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
         return f"{base}/{self.path.format(**names)}" if self.path else base
 
     def resource_id(self, s: Settings) -> str:
-        return self.id_for(s.subscription_id, s.resource_group, **self._names(s))
+        return self.id_for(s.subscription_id, s.resource_group, **s.names.as_dict())
 
     def name_of(self, s: Settings) -> str:
         return self.name.format(**self._names(s))
@@ -77,6 +74,11 @@ class ResourceKind:
         """The ResourceNames field that names it, when its name is exactly one."""
         inner = self.name[1:-1]
         return inner if self.name == "{" + inner + "}" and inner in _NAME_FIELDS else None
+
+    @property
+    def parameter(self) -> Optional[str]:
+        """The parameters-file key that names it (``storageAccountName``...), as names.py maps it."""
+        return FIELD_PARAMETERS.get(self.name_field) if self.name_field else None
 
     def title_of(self, s: Settings) -> str:
         return f"{self.title} {(self.shown_as or self.name).format(**self._names(s))}"
@@ -108,7 +110,7 @@ def _environment_body(ctx) -> dict:
 
 _NAME_FIELDS = tuple(f.name for f in fields(ResourceNames))
 _STORAGE = "providers/Microsoft.Storage/storageAccounts/{storage}"
-_ENV = "providers/Microsoft.App/managedEnvironments/{environment}"
+_ENV = B.ENVIRONMENT_PATH
 
 # In dependency order: apply starts a record once everything in its ``after`` is done; teardown
 # goes backwards.
@@ -231,20 +233,20 @@ def names_in_configs(configs) -> dict:
     return out
 
 
+def saved_names(project, subscription_id: str, resource_group: str) -> dict:
+    """Names an earlier provision wrote, when they belong to this subscription and resource group."""
+    same = [cfg for cfg in (project.finetuning_config(), project.inference_config())
+            if cfg.get(SUBSCRIPTION_KEY) == subscription_id
+            and (cfg.get(RESOURCE_GROUP_KEY) or "").lower() == resource_group.lower()]
+    return names_in_configs(same)
+
+
 def resource_id(s: Settings, step: str) -> str:
     return record(step).resource_id(s)
 
 
 def resource_name(s: Settings, step: str) -> str:
     return record(step).name_of(s)
-
-
-def title(s: Settings, step: str) -> str:
-    return record(step).title_of(s)
-
-
-def portal_link(s: Settings, step: str) -> str:
-    return record(step).portal_link(s)
 
 
 # the steps per provisioning kind (what the bicep declares)

@@ -5,10 +5,10 @@ the same way everywhere (one line naming the key and the fix, exit code 2).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from core.errors import InputError
+from core.run_rules import RUN_ID_PATTERN, check_run_id  # noqa: F401 - re-exported
 
 PROVISION_FIX = "run `ftstudio provision finetune` first (it writes infra/finetuning.config.json)"
 
@@ -23,16 +23,21 @@ class FinetuningRefs:
     commands: tuple
 
     def job_id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.App/jobs/{self.job}"
-        )
+        return _record("job").id_for(self.subscription_id, self.resource_group, job=self.job)
 
     def storage_id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account}"
-        )
+        return _record("storage").id_for(self.subscription_id, self.resource_group, storage=self.storage_account)
+
+
+def _record(step: str):
+    from infra.azure.resources import record
+
+    return record(step)
+
+
+def _key(step: str) -> str:
+    """The config key provision writes the resource's name under (its record says which)."""
+    return _record(step).config_key
 
 
 INFERENCE_FIX = "run `ftstudio provision inference` first (it writes infra/inference.config.json)"
@@ -60,13 +65,13 @@ def storage_refs(backend, kind: str = "finetuning") -> tuple[str, str, str]:
         cfg = backend.project.inference_config()
     else:
         cfg = backend.project.finetuning_config()
-    return tuple(_require(cfg, key, kind) for key in ("RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME"))
+    return tuple(_require(cfg, _key(step), kind) for step in ("resource_group", "storage", "share"))
 
 
 def finetuning_refs(backend, *, need_commands: bool = False) -> FinetuningRefs:
     cfg = backend.project.finetuning_config()
     rg, account, share = storage_refs(backend)
-    job = _require(cfg, "ACA_JOB_NAME")
+    job = _require(cfg, _key("job"))
     commands = cfg.get("COMMANDS") or []
     if need_commands:
         if not isinstance(commands, list) or not commands or not all(isinstance(c, str) and c.strip() for c in commands):
@@ -79,15 +84,6 @@ def finetuning_refs(backend, *, need_commands: bool = False) -> FinetuningRefs:
     return FinetuningRefs(sub, rg, account, share, job, tuple(commands if isinstance(commands, list) else []))
 
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-def check_run_id(run_id: str, field: str = "--resume") -> str:
-    """A run id is a folder name under outputs/: refuse anything that could escape it."""
-    if not _RUN_ID.match(run_id or "") or ".." in run_id:
-        raise InputError(
-            f"{run_id!r} is not a valid run id.",
-            field=field,
-            fix="use letters, digits, '.', '_' or '-' (e.g. 20250101-120000); see `ftstudio status`",
-        )
-    return run_id
+# The run-id rule lives in core.run_rules; these names stay for the modules that import them here
+# (download.py reads ``_RUN_ID``).
+_RUN_ID = RUN_ID_PATTERN

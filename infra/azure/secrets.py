@@ -48,22 +48,30 @@ class Target:
         return f"{'job' if self.kind == 'job' else 'inference app'} {self.name}"
 
     @property
+    def record(self):
+        """Its record in ``resources.py`` (``kind`` is the record's step)."""
+        from infra.azure.resources import record
+
+        return record(self.kind)
+
+    @property
     def config_key(self) -> str:
-        return "ACA_JOB_NAME" if self.kind == "job" else "ACA_APP_NAME"
+        return self.record.config_key
 
     @property
     def resource_id(self) -> str:
-        kind = "jobs" if self.kind == "job" else "containerApps"
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.App/{kind}/{self.name}")
+        return self.record.id_for(self.subscription_id, self.resource_group, **{self.record.name_field: self.name})
 
 
 def target(backend, inference: bool = False) -> Target:
+    from infra.azure.resources import record
+
     ft = backend.project.finetuning_config()
     cfg = backend.project.inference_config() if inference else ft
     where = "infra/inference.config.json" if inference else "infra/finetuning.config.json"
     fix = f"run `ftstudio provision {'inference' if inference else 'finetune'}` first (it writes {where})"
-    key = "ACA_APP_NAME" if inference else "ACA_JOB_NAME"
+    kind = "app" if inference else "job"
+    key = record(kind).config_key
     name = cfg.get(key)
     rg = cfg.get("RESOURCE_GROUP_NAME") or ft.get("RESOURCE_GROUP_NAME")
     for k, v in ((key, name), ("RESOURCE_GROUP_NAME", rg)):
@@ -73,7 +81,7 @@ def target(backend, inference: bool = False) -> Target:
     sub = cfg.get("SUBSCRIPTION_ID") or backend.subscription_id
     if not sub:
         raise InputError(f"{where} has no SUBSCRIPTION_ID.", field="SUBSCRIPTION_ID", fix=fix)
-    return Target("app" if inference else "job", sub, rg.strip(), name.strip(),
+    return Target(kind, sub, rg.strip(), name.strip(),
                   environment=ft.get("ACA_ENVIRONMENT_NAME") or cfg.get("ACA_ENVIRONMENT_NAME"),
                   workspace=ft.get("LOG_ANALYTICS_NAME") or cfg.get("LOG_ANALYTICS_NAME"),
                   location=ft.get("LOCATION") or cfg.get("LOCATION"))

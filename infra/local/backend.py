@@ -25,7 +25,8 @@ from infra.local.logs import follow_run
 from infra.logstream import AbortableStream
 from infra.local.pyenv import ENV_VAR, PythonEnv, ensure_env, env_status, override_python
 from infra.local.secrets import SecretStore
-from core.models import RUNNING_STATES, TERMINAL_STATES, Endpoint, Execution, PlannedChange, SyncResult
+from core.models import TERMINAL_STATES, Endpoint, Execution, PlannedChange, SyncResult
+from core.run_rules import current_execution, new_run_id
 
 REQUIREMENTS = Path("setup/requirements.txt")
 KINDS = ("finetuning", "inference")
@@ -146,7 +147,7 @@ class LocalBackend:
             raise InputError("COMMANDS is empty in infra/finetuning.config.json.", field="COMMANDS",
                              fix="list the job's shell steps there (regenerate the project to get the defaults)")
         previous = self.executions()
-        run_id = self._resume_id(resume, previous) if resume else runs.new_run_id({e.run_id for e in previous})
+        run_id = runs.resume_run_id(resume, previous) if resume else new_run_id(e.run_id for e in previous)
         env = self._env(on_event)
         self.layout.share.mkdir(parents=True, exist_ok=True)
         self.sync(on_event=on_event)
@@ -162,29 +163,6 @@ class LocalBackend:
         ex = self._execution(self.layout.runs / name, st)
         on_event(StepFinished("run", f"Run {name}", ex.status))
         return ex
-
-    def _resume_id(self, resume: str, previous: list[Execution]) -> str:
-        """The RUN_ID to re-run: a run is unfinished while none of its executions succeeded."""
-        succeeded = {ex.run_id for ex in previous if ex.status == "Succeeded"}
-        active = {ex.run_id: ex for ex in previous if not ex.finished}
-        if resume == "latest":
-            for ex in previous:  # newest first
-                if ex.finished and ex.run_id and ex.run_id not in succeeded and ex.run_id not in active:
-                    return ex.run_id
-            raise InputError("There is no unfinished run to resume.", field="--resume",
-                             fix="start a new run with `ftstudio run`")
-        for ex in previous:
-            if resume in (ex.name, ex.run_id):
-                if ex.run_id in succeeded:
-                    raise InputError(f"Run {ex.run_id} already succeeded; nothing to resume.", field="--resume",
-                                     fix="start a new run with `ftstudio run`")
-                if ex.run_id in active:
-                    busy = active[ex.run_id]
-                    raise InputError(f"Run {ex.run_id} is still {busy.status} ({busy.name}).", field="--resume",
-                                     fix=f"follow it with `ftstudio logs --execution {busy.name}`, or stop it first")
-                return ex.run_id
-        raise InputError(f"No local run or execution named {resume!r}.", field="--resume",
-                         fix="see `ftstudio status` for the runs")
 
     def _job_env(self, env: PythonEnv, secret_env: dict, **extra: str) -> dict[str, str]:
         out = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
@@ -227,12 +205,10 @@ class LocalBackend:
                     return ex
             raise InputError(f"No local execution named {name!r}.", field="--execution",
                              fix="see `ftstudio status` for the executions")
-        for ex in all_runs:
-            if ex.status in RUNNING_STATES or ex.status == "Queued":
-                return ex
-        if all_runs:
-            return all_runs[0]
-        raise InputError("No local run yet.", field="--execution", fix="start one with `ftstudio run`")
+        current = current_execution(all_runs)
+        if current is None:
+            raise InputError("No local run yet.", field="--execution", fix="start one with `ftstudio run`")
+        return current
 
     def stop(self, name: Optional[str] = None) -> Execution:
         ex = self.execution(name)

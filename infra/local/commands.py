@@ -8,6 +8,8 @@ import re
 import shlex
 from pathlib import Path
 
+from core.run_rules import join_commands  # the fail-fast join every backend uses
+
 MOUNT = "/mount"
 # "/mount" as a whole path component, not inside another word or path ("/mountain", "/x/mount").
 _MOUNT_RE = re.compile(r"(?<![\w./-])/mount(?=/|[\s'\";&|)]|$)")
@@ -16,14 +18,6 @@ _SETUP_PIP_RE = re.compile(
     r"^\s*(?:(?:python3?|python3\.\d+)\s+-m\s+)?pip3?\s+install\s+(?:-q\s+|--quiet\s+|--no-cache-dir\s+)*"
     r"-r\s+(?:\./|/mount/)?setup/requirements\.txt\s*$"
 )
-
-
-def join_commands(steps: list[str]) -> str:
-    """``set -euo pipefail; a && b && c``: the first failing step ends the run with its exit code."""
-    parts = [s.strip().rstrip(";").strip() for s in steps if s and s.strip()]
-    if not parts:
-        return "set -euo pipefail; true"
-    return "set -euo pipefail; " + " && ".join(parts)
 
 
 def map_mount(step: str, share: Path) -> str:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from core import run_rules
 from core.errors import OperationFailed
 from infra.local import supervisor as sv
 from core.models import TERMINAL_STATES, Execution
@@ -42,14 +43,9 @@ def execution_name(project_name: str, taken: set[str]) -> str:
             return name
 
 
-def new_run_id(taken: set[str]) -> str:
-    """train.py's format (UTC ``YYYYMMDD-HHMMSS``), with a suffix if a run started in the same second."""
-    base = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    run_id, n = base, 1
-    while run_id in taken:
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
+def resume_run_id(resume: str, history: list[Execution]) -> str:
+    """The run rule; every local run stays in ``runs/``, so a run id it does not hold is a typo."""
+    return run_rules.resume_run_id(resume, history, complete_history_of="local")
 
 
 def _wait(predicate, timeout: float) -> bool:

@@ -23,6 +23,9 @@ PYTHON = sys.executable
 # machine two threads per process thrash (measured: 200 steps 8.8 s with one thread, 21.7 s with two).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 TEXT_TEMPLATE = "<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>"
+# The scripts training and serving run, with the modules they import (invoke_olive.py: olive tests add it).
+PROJECT_SCRIPTS = ("finetuning/train.py", "finetuning/fetch_model.py", "finetuning/project_helpers.py",
+                   *sorted(p.relative_to(TEMPLATES).as_posix() for p in (TEMPLATES / "inference").glob("*.py")))
 
 # A toy tone-classification set: the keyword decides the tone, so a tiny model can learn it and
 # generalise to phrases it never saw (HELD_OUT are excluded from training).
@@ -93,7 +96,7 @@ def train_config(model_path: Path, *, recipe: str = "lora", max_steps: int = 200
 def make_project(root: Path, model_path: Path, *, rows: list[dict] | None = None, **config_kw) -> Path:
     """A project folder laid out like `ftstudio new` renders it (the parts training/serving use)."""
     root.mkdir(parents=True, exist_ok=True)
-    for rel in ("finetuning/train.py", "finetuning/fetch_model.py", "inference/app.py"):
+    for rel in PROJECT_SCRIPTS:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(TEMPLATES / rel, root / rel)
     write_jsonl(root / "dataset/dataset-classification.jsonl", rows if rows is not None else tone_rows())

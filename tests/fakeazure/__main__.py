@@ -15,8 +15,10 @@ from .server import FakeAzure
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.fakeazure", description=__doc__)
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="round trip added to every request (e.g. 15: a laptop to its Azure region)")
     args = ap.parse_args(argv)
-    fake = FakeAzure(port=args.port, standalone=True).start()
+    fake = FakeAzure(port=args.port, standalone=True, latency_ms=args.latency_ms).start()
     fake.reset()
     for k, v in fake.env().items():
         if k != "FTSTUDIO_POLLING_INTERVAL":

@@ -51,6 +51,14 @@ PLAN = [
     PlannedChange("envstorage", "ftstorage", "create"),
     PlannedChange("job", "demo-job", "create", {"timeout": [None, 10800]}),
 ]
+PORTAL = "https://portal.azure.com/#@/resource/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-demo"
+DESCRIBED = {  # AzureBackend.describe()'s shape: what `status` and the dashboard show
+    "subscription": "00000000-0000-0000-0000-000000000000", "resource group": "rg-demo",
+    "storage account": {"name": "ftstdemo3f9a1c", "state": "Succeeded", "link": PORTAL},
+    "log analytics": {"name": "ftlogs-demo-3f9a1c", "state": "Succeeded", "link": PORTAL},
+    "environment": {"name": "ftenv-demo-3f9a1c", "state": "Succeeded", "link": PORTAL},
+    "fine-tuning job": {"name": "demo-job", "state": "missing", "link": None},
+}
 LOG_LINES = [
     "Collecting torch==2.13.0", "Installing collected packages", "Loading model-cache/microsoft/Phi-3-mini-4k-instruct",
     *[f"{{'loss': {2.5 - i * 0.05:.4f}, 'step': {i * 10}}}" for i in range(1, 21)],
@@ -106,6 +114,10 @@ class FixedBackend:
     def plan(self, kind, *, on_event=None):
         self.calls.append(("plan", kind))
         return list(self._plan)
+
+    def describe(self):
+        self.calls.append(("describe",))
+        return dict(DESCRIBED)
 
     def provision(self, kind, *, on_event=lambda e: None):
         self.calls.append(("provision", kind))

@@ -38,4 +38,21 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.05) 
     return bool(predicate())
 
 
-__all__ = ["wait_workers", "wait_for", "WorkerFailed"]
+async def palette_titles(pilot, query: str = "") -> list[str]:
+    """Open the command palette, type ``query``, and return the titles it offers (then close it)."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await pilot.pause(0.1)
+    if query:
+        await pilot.press(*query)
+    await pilot.pause(0.5)
+    palette = pilot.app.screen
+    assert isinstance(palette, CommandPalette)
+    options = palette.query_one("CommandList")
+    found = [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
+    await pilot.press("escape")
+    return found
+
+
+__all__ = ["wait_workers", "wait_for", "palette_titles", "WorkerFailed"]

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from textual.command import CommandPalette
 
 from tests.tui.doubles import FixedBackend, write_project
-from tests.tui.helpers import wait_workers
+from tests.tui.helpers import palette_titles, wait_workers
 from tui import actions
 from tui.app import FtStudioApp
 
@@ -14,19 +13,6 @@ pytestmark = pytest.mark.asyncio
 
 def titles(app) -> set[str]:
     return {a.title for a in actions.available(app)}
-
-
-async def palette_titles(pilot, query: str) -> list[str]:
-    await pilot.press("ctrl+p")
-    await pilot.pause(0.1)
-    await pilot.press(*query)
-    await pilot.pause(0.5)
-    palette = pilot.app.screen
-    assert isinstance(palette, CommandPalette)
-    options = palette.query_one("CommandList")
-    found = [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
-    await pilot.press("escape")
-    return found
 
 
 async def test_context_decides_what_is_offered(home):

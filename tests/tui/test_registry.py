@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from textual.command import CommandPalette
 
-from tests.tui.helpers import wait_workers
+from tests.tui.helpers import palette_titles, wait_workers
 from tui import actions
 from tui.cli import build_parser
 from usecases import registry
@@ -21,17 +20,6 @@ def _help_text(*words: str) -> str:
         sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
         parser = sub.choices[word]
     return parser.format_help()
-
-
-async def _palette(pilot) -> list[str]:
-    await pilot.press("ctrl+p")
-    await pilot.pause(0.3)
-    palette = pilot.app.screen
-    assert isinstance(palette, CommandPalette)
-    options = palette.query_one("CommandList")
-    found = [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
-    await pilot.press("escape")
-    return found
 
 
 async def _help_rows(pilot) -> list[str]:
@@ -70,7 +58,7 @@ def test_tasks_json_runs_registry_commands():
 async def test_every_tui_command_is_in_the_palette_and_the_help_screen(fixed_app):
     async with fixed_app.run_test(size=(160, 48)) as pilot:
         await wait_workers(pilot)
-        offered = await _palette(pilot)
+        offered = await palette_titles(pilot)
         rows = await _help_rows(pilot)
     for command in actions.commands():
         assert callable(getattr(type(fixed_app), f"action_{command.id}", None)), command.id
@@ -97,5 +85,5 @@ async def test_a_new_registry_entry_shows_up_everywhere(fixed_app, monkeypatch, 
         t for t in tasks if t["label"] == "ftstudio: say hello").items()
     async with fixed_app.run_test(size=(160, 48)) as pilot:
         await wait_workers(pilot)
-        assert "app: Say hello" in await _palette(pilot)
+        assert "app: Say hello" in await palette_titles(pilot)
         assert "app: Say hello" in await _help_rows(pilot)

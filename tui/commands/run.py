@@ -6,9 +6,10 @@ when the run succeeded, 1 when it failed; Ctrl-C detaches without stopping the r
 """
 from __future__ import annotations
 
-from core.errors import Cancelled, ExitCode
+from core.errors import ExitCode
 from tui.commands._common import open_backend_for, open_project
 from tui.commands.logs import exit_code_for, reattach_hint, stream
+from usecases import runs
 
 
 def describe(ex) -> str:
@@ -25,15 +26,14 @@ def describe(ex) -> str:
 def run(args, console) -> int:
     project = open_project(args)
     backend = open_backend_for(args, project)
-    busy = [ex.name for ex in backend.executions() if not ex.finished]
-    if busy:
-        names = ", ".join(busy)
+    def confirm(names: list[str]) -> bool:
         if console.interactive:
-            if not console.confirm(f"{names} is already running. Start another run?", default=False):
-                raise Cancelled("Not started.")
-        else:
-            console.info(f"{names} is already running; starting another anyway (it may queue until capacity frees up).")
-    ex = backend.run(resume=args.resume, on_event=console.event)
+            return console.confirm(runs.question(names), default=False)
+        console.info(f"{', '.join(names)} is already running; starting another anyway "
+                     "(it may queue until capacity frees up).")
+        return True
+
+    ex = runs.start(backend, resume=args.resume, confirm=confirm, on_event=console.event)
     if not args.follow:
         console.result(ex.to_json(), human=lambda: describe(ex) + f"\nFollow it: {reattach_hint(args, ex.name)}")
         return int(ExitCode.OK)

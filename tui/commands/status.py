@@ -1,9 +1,8 @@
 """``ftstudio status``: where things are, the executions (newest first) and the inference endpoint."""
 from __future__ import annotations
 
-from core.errors import FtError
-from scaffolds.project import FINETUNING_KEYS
 from tui.commands._common import open_backend_for, open_project
+from usecases import status
 
 
 def _duration(seconds) -> str:
@@ -31,35 +30,26 @@ def table(executions) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows)
 
 
-def _resource(value) -> str:
-    if isinstance(value, dict):  # {name, state, link} from AzureBackend.describe
-        link = f"  {value['link']}" if value.get("link") else ""
-        return f"{value.get('name')} ({value.get('state')}){link}"
-    return str(value)
+def _resource(row) -> str:
+    if not row.state:
+        return row.name
+    link = f"  {row.link}" if row.link else ""
+    return f"{row.name} ({row.state}){link}"
 
 
 def run(args, console) -> int:
     project = open_project(args)
     backend = open_backend_for(args, project)
-    if hasattr(backend, "describe"):
-        resources = backend.describe()
-    else:
-        config = project.finetuning_config()
-        resources = {k: config[k] for k in FINETUNING_KEYS if k != "COMMANDS" and config.get(k)}
-    problem = None
-    try:
-        executions = backend.executions()
-    except FtError as err:  # not provisioned yet, no access...: still show the rest
-        executions, problem = [], err.one_line()
-    endpoint = project.inference_config().get("ACA_APP_ENDPOINT") or None
-    doc = {"project": project.name, "root": str(project.root), "target": backend.name, "resources": resources,
+    st = status.status(project, backend)
+    executions, problem, endpoint = st.executions, st.executions_error, st.endpoint
+    doc = {"project": project.name, "root": str(project.root), "target": st.target, "resources": st.resources,
            "executions": [ex.to_json() for ex in executions], "endpoint": endpoint}
     if problem:
         doc["executions_error"] = problem
 
     def human() -> str:
-        out = [f"Project {project.name} ({project.root}), target {backend.name}", "Resources:"]
-        out += [f"  {k}: {_resource(v)}" for k, v in resources.items()] or ["  (none yet: ftstudio provision)"]
+        out = [f"Project {project.name} ({project.root}), target {st.target}", "Resources:"]
+        out += [f"  {row.kind}: {_resource(row)}" for row in st.rows] or ["  (none yet: ftstudio provision)"]
         out.append("Executions:")
         if problem:
             out.append(f"  unavailable: {problem}")

@@ -33,8 +33,7 @@ BUTTONS = (
     ("secrets", "Secrets", "default"),
 )
 # a plan's action, read as the resource's state now
-RESOURCE_STATE = {"unchanged": "[green]ready[/]", "update": "[yellow]drifted[/]", "create": "[dim]missing[/]",
-                  "delete": "[red]to delete[/]"}
+STATE_STYLE = {"succeeded": "green", "missing": "dim", "failed": "red", "canceled": "red"}
 HIDDEN = {"__pycache__", "model-cache", ".git"}
 
 
@@ -55,9 +54,10 @@ class DashboardScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.executions: list = []
-        self.resources: dict[str, list] = {}
+        self.resources: list = []  # usecases.status.ResourceRow
         self.endpoint: Optional[str] = None
         self._busy: set[str] = set()
+        self._run_resume: Optional[str] = None
 
     @property
     def project(self):
@@ -76,7 +76,7 @@ class DashboardScreen(Screen):
                         yield Button(label, id=action_id, variant=variant, compact=True)
                 yield Label("Resources", classes="section")
                 yield DataTable(id="resources", cursor_type="row", show_cursor=False)
-                yield Static("[dim]missing / drifted: provision creates / updates them[/dim]", id="resources-hint")
+                yield Static("[dim]State as Azure reports it; missing: provision creates it[/dim]", id="resources-hint")
                 yield Label("Executions", classes="section")
                 yield DataTable(id="executions", cursor_type="row")
                 yield Label("Inference endpoint", classes="section")
@@ -89,7 +89,7 @@ class DashboardScreen(Screen):
         self.sub_title = f"{self.project.name} ({self.project.target})"
         # fixed widths: auto-sizing happens on idle, so a busy app would show (and snapshot) shifting columns
         res = self.query_one("#resources", DataTable)
-        for label, width in (("Resource", 14), ("Name", 44), ("State", 12)):
+        for label, width in (("Resource", 16), ("Name", 42), ("State", 12)):
             res.add_column(label, width=width)
         ex = self.query_one("#executions", DataTable)
         for label, width in (("Execution", 26), ("Status", 11), ("Started", 19), ("Duration", 9), ("Exit code", 9)):
@@ -152,15 +152,11 @@ class DashboardScreen(Screen):
         if not self.resources:
             self._fill(table, [(None, "—", "not provisioned" if self.project.target == "azure" else "local machine", "")])
             return
-        seen, rows = set(), []
-        for kind, changes in self.resources.items():
-            for change in changes:
-                if (change.resource, change.name) in seen:  # inference shares the job's storage and environment
-                    continue
-                seen.add((change.resource, change.name))
-                rows.append((None, change.resource,
-                             display_path(change.name) if change.name.startswith("/") else change.name,
-                             RESOURCE_STATE.get(change.action, change.action)))
+        rows = []
+        for row in self.resources:  # usecases.status.ResourceRow
+            style = STATE_STYLE.get(row.state.lower(), "yellow")
+            state = f"[{style}]{escape(row.state)}[/]" if row.state else ""
+            rows.append((None, row.kind, display_path(row.name) if row.name.startswith("/") else row.name, state))
         self._fill(table, rows)
 
     def render_executions(self) -> None:
@@ -179,7 +175,7 @@ class DashboardScreen(Screen):
         if self._resources_known():
             self._load_resources()
         else:
-            self.resources = {}
+            self.resources = []
             self.render_resources()
 
     def _resources_known(self) -> bool:
@@ -198,16 +194,10 @@ class DashboardScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="resources")
     def _load_resources(self) -> None:
-        def plans() -> dict:
-            out = {}
-            local = self.project.target == "local"
-            if local or self.project.finetuning_config().get("ACA_JOB_NAME"):
-                out["finetuning"] = self.app.backend.plan("finetuning")
-            if not local and self.project.inference_config().get("ACA_APP_NAME"):
-                out["inference"] = self.app.backend.plan("inference")
-            return out
+        # what `ftstudio status` shows (usecases.status): reads of the resources, never the preflight
+        from usecases import status
 
-        run_task(self, "resources", plans)
+        run_task(self, "resources", status.resources, self.app.backend)
 
     # -- operations (called by the app's actions) --------------------------------------------------------------
     def _start(self, group: str, title: str) -> bool:
@@ -225,9 +215,21 @@ class DashboardScreen(Screen):
         if self._start("sync", "Sync"):
             self._sync_worker()
 
-    def start_run(self, resume: Optional[str] = None) -> None:
+    def start_run(self, resume: Optional[str] = None, *, confirmed: bool = False) -> None:
         if self._start("run", "Run"):
-            self._run_worker(resume)
+            self._run_resume = resume
+            self._run_worker(resume, confirmed)
+
+    def _ask_to_run_anyway(self, question: str, resume: Optional[str]) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: Optional[bool]) -> None:
+            if yes:
+                self.start_run(resume, confirmed=True)
+            else:
+                self.query_one("#activity", StepList).note("Not started.")
+
+        self.app.push_screen(ConfirmScreen(question, confirm="Start"), answered)
 
     def start_stop(self) -> None:
         if self._start("stop", "Stop"):
@@ -250,9 +252,22 @@ class DashboardScreen(Screen):
         run_task(self, "sync", self.app.backend.sync, on_event=sink(self, "sync"))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
-    def _run_worker(self, resume: Optional[str]) -> None:
-        # backends sync the workspace themselves before starting (run = sync + start)
-        run_task(self, "run", self.app.backend.run, resume=resume, on_event=sink(self, "run"))
+    def _run_worker(self, resume: Optional[str], confirmed: bool) -> None:
+        # the CLI's flow (usecases.runs): busy check, then sync + start; a busy project asks first
+        from usecases import runs
+
+        def confirm(names: list[str]) -> bool:
+            if confirmed:
+                return True
+            raise runs.AskFirst(names)
+
+        def start():
+            try:
+                return runs.start(self.app.backend, resume=resume, confirm=confirm, on_event=sink(self, "run"))
+            except runs.AskFirst as ask:
+                return ask
+
+        run_task(self, "run", start)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="stop")
     def _stop_worker(self) -> None:
@@ -289,13 +304,15 @@ class DashboardScreen(Screen):
             self.render_executions()
             return
         if group == "resources":
-            self.resources = result or {}
+            self.resources = list(result or [])
             self.render_resources()
             return
         self._finish(group)
         if group == "sync":
             activity.note(f"Synced: {len(result.uploaded)} uploaded, {result.unchanged} unchanged, "
                           f"{len(result.deleted)} deleted.")
+        elif group == "run" and isinstance(result, Exception):  # usecases.runs.AskFirst
+            self._ask_to_run_anyway(str(result), self._run_resume)
         elif group == "run":
             activity.note(f"Started execution {result.name}.")
             self._load_executions()

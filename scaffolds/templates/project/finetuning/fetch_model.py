@@ -11,7 +11,8 @@
 A copy counts as complete only when this script finished it: it writes ``.fetch-complete.json``
 last. Failures print one line and exit non-zero (2 for a bad config or missing input, 1 else).
 Paths in the config are relative to the project root (the folder holding ``finetuning/``).
-Standalone: only the standard library, plus huggingface_hub for hub models.
+Standalone: only the standard library (and project_helpers.py beside it), plus huggingface_hub
+for hub models.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
+from project_helpers import project_root, read_json_object, resolve  # noqa: E402
 
 MARKER = ".fetch-complete.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -42,12 +46,10 @@ def say(message: str) -> None:
 # -- config ----------------------------------------------------------------------------------
 def load_config(config_path: Path) -> tuple[dict, Path]:
     """The config's ``model`` section and the project root the config's paths are relative to."""
-    if not config_path.is_file():
-        raise FetchError(f"config file {config_path} not found (pass --config finetuning/train_config.json)", 2)
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FetchError(f"{config_path} is not valid JSON (line {exc.lineno}: {exc.msg})", 2) from None
+        config = read_json_object(config_path, missing_hint=" (pass --config finetuning/train_config.json)")
+    except ValueError as exc:
+        raise FetchError(str(exc), 2) from None
     model = config.get("model")
     if not isinstance(model, dict):
         raise FetchError(f"{config_path}: missing the 'model' section", 2)
@@ -61,17 +63,6 @@ def load_config(config_path: Path) -> tuple[dict, Path]:
     if source == "local" and not model.get("path"):
         raise FetchError(f"{config_path}: model.path is empty; set the absolute folder of the local model", 2)
     return model, project_root(config_path)
-
-
-def project_root(config_path: Path) -> Path:
-    config_path = config_path.resolve()
-    # finetuning/train_config.json -> the project root; a config elsewhere: its own folder.
-    return config_path.parent.parent if config_path.parent.name == "finetuning" else config_path.parent
-
-
-def resolve(root: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else root / path
 
 
 # -- completeness ----------------------------------------------------------------------------

@@ -19,12 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import string
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
+from project_helpers import (  # noqa: E402
+    adapter_base_model, check_run_id, default_run_id, field_names, fill_training_defaults, parse_template,
+    project_root, read_json_object, resolve, write_json)
 
 EXIT_FAILED, EXIT_INPUT = 1, 2
 DEFAULT_OLIVE_CONFIG = {
@@ -55,33 +58,19 @@ class OliveError(Exception):
         self.exit_code = exit_code
 
 
-def project_root(config_path: Path) -> Path:
-    config_path = config_path.resolve()
-    return config_path.parent.parent if config_path.parent.name == "finetuning" else config_path.parent
-
-
-def resolve(root: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else root / path
-
-
 def read_json(path: Path, what: str) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OliveError(f"{what} {path} not found", EXIT_INPUT) from None
-    except json.JSONDecodeError as exc:
-        raise OliveError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})", EXIT_INPUT) from None
-    if not isinstance(data, dict):
-        raise OliveError(f"{path} must hold a JSON object", EXIT_INPUT)
-    return data
+        return read_json_object(path, what)
+    except ValueError as exc:
+        raise OliveError(str(exc), EXIT_INPUT) from None
 
 
 def check_dataset(path: Path, display: str, template: str) -> int:
     """Every row has the template's fields (Olive itself would fail deep inside a pass)."""
-    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
-    if not fields:
-        raise OliveError("dataset.text_template has no {column} field", EXIT_INPUT)
+    try:
+        fields = field_names(parse_template(template))
+    except ValueError as exc:
+        raise OliveError(f"dataset.text_template {exc}", EXIT_INPUT) from None
     if not path.is_file():
         raise OliveError(f"dataset file {display} not found; fix dataset.train_file", EXIT_INPUT)
     count = 0
@@ -104,7 +93,8 @@ def check_dataset(path: Path, display: str, template: str) -> int:
 
 def build_workflow(train: dict, olive: dict, root: Path, run_dir: Path) -> dict:
     """The Olive workflow: olive-config.json's structure + train_config.json's paths and hyperparameters."""
-    model, dataset, lora, training = train["model"], train["dataset"], train["lora"], train["training"]
+    model, dataset, lora = train["model"], train["dataset"], train["lora"]
+    training = fill_training_defaults(dict(train["training"]))  # the defaults train.py uses
     workflow = json.loads(json.dumps(olive))  # deep copy
     workflow.setdefault("input_model", {})["type"] = workflow["input_model"].get("type", "HfModel")
     workflow["input_model"]["model_path"] = str(resolve(root, model["local_dir"]))
@@ -130,13 +120,13 @@ def build_workflow(train: dict, olive: dict, root: Path, run_dir: Path) -> dict:
     args = lora_pass.setdefault("training_args", {})
     args.update({
         "learning_rate": float(training["learning_rate"]),
-        "num_train_epochs": float(training.get("num_train_epochs", 1)),
-        "max_steps": int(training.get("max_steps", -1)),
+        "num_train_epochs": float(training["num_train_epochs"]),
+        "max_steps": int(training["max_steps"]),
         "per_device_train_batch_size": int(training["per_device_train_batch_size"]),
-        "gradient_accumulation_steps": int(training.get("gradient_accumulation_steps", 1)),
-        "logging_steps": int(training.get("logging_steps", 10)),
-        "save_steps": int(training.get("save_steps", 100)),
-        "seed": int(training.get("seed", 42)),
+        "gradient_accumulation_steps": int(training["gradient_accumulation_steps"]),
+        "logging_steps": int(training["logging_steps"]),
+        "save_steps": int(training["save_steps"]),
+        "seed": int(training["seed"]),
         "report_to": "none",
     })
     workflow["output_dir"] = str(run_dir / "olive")
@@ -152,7 +142,7 @@ def train_dtype(training: dict) -> str:
         return "float32"
     if not torch.cuda.is_available():
         return "float32"
-    wanted = training.get("compute_dtype", "bfloat16")
+    wanted = training["compute_dtype"]
     if wanted == "bfloat16" and not torch.cuda.is_bf16_supported():
         return "float16"
     return wanted
@@ -179,9 +169,8 @@ def keep_adapter(run_dir: Path, onnx_dir: Path, model: dict) -> Path | None:
         if (onnx_dir / name).is_file():
             shutil.copyfile(onnx_dir / name, run_dir / name)
     config = json.loads((run_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    config["base_model_name_or_path"] = model.get("repo") if model.get("source") == "hub" and model.get("repo") \
-        else model["local_dir"]
-    (run_dir / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    config["base_model_name_or_path"] = adapter_base_model(model)
+    write_json(run_dir / "adapter_config.json", config)
     return run_dir
 
 
@@ -191,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--olive-config", default=None, help="default: olive-config.json next to --config")
     parser.add_argument("--dry-run", action="store_true", help="write the effective workflow, do not run it")
     args = parser.parse_args(argv)
-    run_id = os.environ.get("RUN_ID") or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    run_id = os.environ.get("RUN_ID") or default_run_id()
     try:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", run_id):
-            raise OliveError(f"RUN_ID {run_id!r} must be letters, digits, '.', '_' or '-'", EXIT_INPUT)
+        try:
+            check_run_id(run_id)
+        except ValueError as exc:
+            raise OliveError(str(exc), EXIT_INPUT) from None
         config_path = Path(args.config)
         train = read_json(config_path, "config file")
         for section in ("model", "dataset", "lora", "training"):
@@ -240,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if adapter is None:
             raise OliveError(f"Olive's LoRA pass left no adapter under {run_dir / 'olive-cache'}")
-        tmp = run_dir / ".metrics.json.tmp"
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, run_dir / "metrics.json")
+        write_json(run_dir / "metrics.json", metrics)
         print(f"invoke_olive: done; ONNX int4 model in {output}, PEFT adapter in {run_dir}", flush=True)
         return 0
     except OliveError as exc:

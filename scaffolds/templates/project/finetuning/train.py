@@ -8,7 +8,8 @@
   ``dataset.text_template``; a bad row is named by its line number (exit 2).
 - ``text_template``: the LAST ``{field}`` and everything after it is the answer (completion),
   everything before it the prompt; training uses TRL's prompt/completion format, so the loss is
-  on the answer only. ``inference/app.py`` builds its prompts from the same prompt part.
+  on the answer only. ``inference/app.py`` builds its prompts from the same prompt part: the rule
+  lives in ``project_helpers.py``, which the inference app and ftstudio's generator use too.
 - Writes ``outputs/<RUN_ID>/``: the adapter (``adapter_model.safetensors``,
   ``adapter_config.json``), the tokenizer, ``metrics.json`` and a copy of the config;
   checkpoints go to ``outputs/<RUN_ID>/checkpoints/``. Re-running with the same RUN_ID resumes
@@ -27,16 +28,19 @@ import os
 import re
 import shutil
 import signal
-import string
 import sys
 import threading
 import time
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
+from project_helpers import (  # noqa: E402
+    DTYPES, QUANT_TYPES, adapter_base_model, check_run_id, default_run_id, field_names, fill_training_defaults,
+    parse_template, project_root, read_json, read_json_object, resolve, split_row, write_json)
+
 EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 143
 RECIPES = ("lora", "qlora", "olive")  # olive: train.py trains the same LoRA; invoke_olive.py exports it
-DTYPES = ("bfloat16", "float16", "float32")
 STOP = threading.Event()
 
 
@@ -51,26 +55,11 @@ def say(message: str) -> None:
 
 
 # -- config ----------------------------------------------------------------------------------
-def project_root(config_path: Path) -> Path:
-    config_path = config_path.resolve()
-    return config_path.parent.parent if config_path.parent.name == "finetuning" else config_path.parent
-
-
-def resolve(root: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else root / path
-
-
 def load_config(config_path: Path) -> dict:
-    if not config_path.is_file():
-        raise TrainError(f"config file {config_path} not found (pass --config finetuning/train_config.json)",
-                         EXIT_INPUT)
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise TrainError(f"{config_path} is not valid JSON (line {exc.lineno}: {exc.msg})", EXIT_INPUT) from None
-    if not isinstance(config, dict):
-        raise TrainError(f"{config_path} must hold a JSON object", EXIT_INPUT)
+        config = read_json_object(config_path, missing_hint=" (pass --config finetuning/train_config.json)")
+    except ValueError as exc:
+        raise TrainError(str(exc), EXIT_INPUT) from None
 
     def need(section: str, key: str, kind, check=None, hint: str = ""):
         value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
@@ -97,13 +86,7 @@ def load_config(config_path: Path) -> dict:
     need("training", "learning_rate", (int, float), positive, "use a positive number such as 2e-4")
     need("training", "per_device_train_batch_size", int, positive, "use a positive integer")
     need("training", "source_max_len", int, positive, "use a positive integer such as 512")
-    training = config["training"]
-    for key, default in (("num_train_epochs", 1), ("max_steps", -1), ("gradient_accumulation_steps", 1),
-                         ("logging_steps", 10), ("save_steps", 100), ("save_total_limit", 2), ("seed", 42),
-                         ("warmup_steps", 0), ("compute_dtype", "bfloat16")):
-        training.setdefault(key, default)
-    if training["max_steps"] in (None, 0):
-        training["max_steps"] = -1
+    training = fill_training_defaults(config["training"])
     for key in ("gradient_accumulation_steps", "logging_steps", "save_steps"):
         need("training", key, int, positive, "use a positive integer")
     if training["max_steps"] < 0:
@@ -111,15 +94,7 @@ def load_config(config_path: Path) -> dict:
     if training["compute_dtype"] not in DTYPES:
         raise TrainError(f"{config_path}: training.compute_dtype must be one of {', '.join(DTYPES)}", EXIT_INPUT)
     if recipe == "qlora":
-        quant = config.setdefault("quantization", {})
-        quant.setdefault("quant_type", "nf4")
-        quant.setdefault("double_quant", True)
-        quant.setdefault("compute_dtype", training["compute_dtype"])
-        if quant["quant_type"] not in ("nf4", "fp4"):
-            raise TrainError(f"{config_path}: quantization.quant_type must be nf4 or fp4", EXIT_INPUT)
-        if quant["compute_dtype"] not in DTYPES:
-            raise TrainError(f"{config_path}: quantization.compute_dtype must be one of {', '.join(DTYPES)}",
-                             EXIT_INPUT)
+        check_quantization(config, config_path)
     fraction = config["dataset"].get("eval_fraction") or 0.0
     if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise TrainError(f"{config_path}: dataset.eval_fraction must be in [0, 1), e.g. 0.1", EXIT_INPUT)
@@ -128,31 +103,20 @@ def load_config(config_path: Path) -> dict:
     return config
 
 
-# -- template and dataset ---------------------------------------------------------------------
-def parse_template(template: str) -> list[tuple[str, str | None]]:
-    """``[(literal, field), ...]``; raises ValueError for bad syntax or non-plain fields."""
-    segments = []
-    for literal, field, spec, conversion in string.Formatter().parse(template):
-        if field is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\- ]*", field) or spec or conversion):
-            raise ValueError(f"unsupported field {{{field}}}: use plain {{column}} names")
-        segments.append((literal, field))
-    if not any(field for _, field in segments):
-        raise ValueError("it has no {column} field")
-    return segments
+def check_quantization(config: dict, config_path: Path) -> None:
+    """The qlora recipe's quantization section, with its defaults filled in."""
+    quant = config.setdefault("quantization", {})
+    quant.setdefault("quant_type", QUANT_TYPES[0])
+    quant.setdefault("double_quant", True)
+    quant.setdefault("compute_dtype", config["training"]["compute_dtype"])
+    if quant["quant_type"] not in QUANT_TYPES:
+        raise TrainError(f"{config_path}: quantization.quant_type must be {' or '.join(QUANT_TYPES)}", EXIT_INPUT)
+    if quant["compute_dtype"] not in DTYPES:
+        raise TrainError(f"{config_path}: quantization.compute_dtype must be one of {', '.join(DTYPES)}",
+                         EXIT_INPUT)
 
 
-def template_fields(segments) -> list[str]:
-    return [field for _, field in segments if field is not None]
-
-
-def split_row(segments, row: dict) -> tuple[str, str]:
-    """(prompt, completion) of one row: the last field and everything after it is the completion."""
-    last = max(i for i, (_, field) in enumerate(segments) if field is not None)
-    prompt = "".join(lit + (str(row[f]) if f else "") for lit, f in segments[:last]) + segments[last][0]
-    completion = str(row[segments[last][1]]) + "".join(lit for lit, _ in segments[last + 1:])
-    return prompt, completion
-
-
+# -- dataset ------------------------------------------------------------------------------------
 def read_rows(path: Path, display: str) -> list[tuple[int, object]]:
     """``[(line number, parsed row)]`` of a JSONL file (or a JSON array file)."""
     if not path.is_file():
@@ -181,8 +145,8 @@ def load_pairs(config: dict, root: Path) -> list[dict]:
     try:
         segments = parse_template(dataset["text_template"])
     except ValueError as exc:
-        raise TrainError(f"dataset.text_template: {exc}", EXIT_INPUT) from None
-    fields = template_fields(segments)
+        raise TrainError(f"dataset.text_template {exc}", EXIT_INPUT) from None
+    fields = field_names(segments)
     answer = fields[-1]
     rows = read_rows(resolve(root, display), display)
     if not rows:
@@ -217,10 +181,6 @@ def row_problem(row, fields: list[str], answer: str) -> str | None:
 
 
 # -- run folder ------------------------------------------------------------------------------
-def default_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-
-
 def last_checkpoint(checkpoints: Path) -> Path | None:
     """The newest checkpoint that was completely written (trainer_state.json is saved last)."""
     if not checkpoints.is_dir():
@@ -233,17 +193,8 @@ def last_checkpoint(checkpoints: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def already_succeeded(run_dir: Path) -> bool:
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
+    metrics = read_json(run_dir / "metrics.json") or {}
     return metrics.get("status") == "succeeded" and (run_dir / "adapter_config.json").is_file()
 
 
@@ -262,13 +213,9 @@ def install_stop_handlers() -> None:
 
 # -- training --------------------------------------------------------------------------------
 def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[dict]) -> int:
-    model_cfg, training = config["model"], config["training"]
-    recipe = config["recipe"]
-    model_dir = resolve(root, model_cfg["local_dir"])
-    if not (model_dir / "config.json").is_file():
-        raise TrainError(f"base model not found in {model_cfg['local_dir']}; run "
-                         f"`python3 finetuning/fetch_model.py --config finetuning/train_config.json` first",
-                         EXIT_INPUT)
+    """Train one run: the steps below, in order. Returns the exit code."""
+    model_cfg, recipe = config["model"], config["recipe"]
+    model_dir = base_model_dir(model_cfg, root)
     run_dir = resolve(root, config["output_root"]) / run_id
     if already_succeeded(run_dir):
         say(f"run {run_id} already succeeded ({run_dir}); nothing to do. Use a new RUN_ID to train again.")
@@ -276,62 +223,135 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
     checkpoints = run_dir / "checkpoints"
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    import torch  # heavy imports only after the inputs are known to be good
-    import transformers
-    from datasets import Dataset
-    from peft import LoraConfig, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    quiet_libraries(config["training"]["seed"])  # heavy imports only after the inputs are known to be good
+    cuda, dtype_name, device = pick_device(config["training"])
+    tokenizer, model = load_model(config, model_dir, cuda, dtype_name,
+                                  announce=f"train.py: run {run_id}, recipe {recipe}, model "
+                                           f"{model_cfg.get('id') or model_cfg['local_dir']}, {len(pairs)} "
+                                           f"examples, device {device} ({dtype_name})")
+    trainer = make_trainer(config, model, tokenizer, pairs, checkpoints, cuda, dtype_name)
 
-    # Log streams want one line per event: no \r progress bars from datasets/transformers.
+    resume = last_checkpoint(checkpoints)
+    if resume is not None:
+        say(f"resuming run {run_id} from {resume.name}")
+    if STOP.is_set():
+        say("stopped before training started")
+        return EXIT_STOPPED
+    started = time.monotonic()
+    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    runtime = round(time.monotonic() - started, 3)
+    metrics = run_metrics(trainer.state, run_id, runtime, recipe, model_cfg, device, dtype_name, resume)
+    if STOP.is_set():
+        write_json(run_dir / "metrics.json", metrics)
+        say(f"stopped at step {trainer.state.global_step}; checkpoint saved in {checkpoints}. "
+            f"Re-run with RUN_ID={run_id} to resume.")
+        return EXIT_STOPPED
+    save_run(trainer, run_dir, config_path, model_cfg, metrics)
+    say(f"done: {trainer.state.global_step} steps in {output.metrics.get('train_runtime', runtime):.1f}s, "
+        f"loss {metrics['first_loss']} -> {metrics['final_loss']}; adapter in {run_dir}")
+    return 0
+
+
+def base_model_dir(model_cfg: dict, root: Path) -> Path:
+    model_dir = resolve(root, model_cfg["local_dir"])
+    if not (model_dir / "config.json").is_file():
+        raise TrainError(f"base model not found in {model_cfg['local_dir']}; run "
+                         f"`python3 finetuning/fetch_model.py --config finetuning/train_config.json` first",
+                         EXIT_INPUT)
+    return model_dir
+
+
+def quiet_libraries(seed: int) -> None:
+    """Log streams want one line per event: no \\r progress bars from datasets/transformers."""
     import datasets
+    import transformers
 
     datasets.disable_progress_bars()
     transformers.logging.disable_progress_bar()
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    transformers.set_seed(training["seed"])  # LoRA init happens before Trainer seeds anything
+    transformers.set_seed(seed)  # LoRA init happens before Trainer seeds anything
+
+
+def pick_device(training: dict) -> tuple[bool, str, str]:
+    """(cuda, compute dtype name, device name): the GPU with compute_dtype (fp16 where bf16 is
+    unsupported, e.g. T4), else the CPU in fp32."""
+    import torch
+
     cuda = torch.cuda.is_available()
     dtype_name = training["compute_dtype"] if cuda else "float32"
     if cuda and dtype_name == "bfloat16" and not torch.cuda.is_bf16_supported():
-        dtype_name = "float16"  # e.g. T4
-    dtype = getattr(torch, dtype_name)
-    device = torch.cuda.get_device_name(0) if cuda else "cpu"
+        dtype_name = "float16"
+    return cuda, dtype_name, torch.cuda.get_device_name(0) if cuda else "cpu"
 
-    trust = bool(model_cfg.get("trust_remote_code"))
+
+def load_model(config: dict, model_dir: Path, cuda: bool, dtype_name: str, announce: str):
+    """(tokenizer, model): the base model, 4-bit and prepared for k-bit training with qlora."""
+    import torch
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    trust = bool(config["model"].get("trust_remote_code"))
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust)
-    load_kwargs: dict = {"dtype": dtype, "trust_remote_code": trust}
-    if recipe == "qlora":
-        from transformers import BitsAndBytesConfig
-
-        quant = config["quantization"]
-        quant_dtype = getattr(torch, quant["compute_dtype"] if cuda else "float32")
-        load_kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type=quant["quant_type"],
-            bnb_4bit_use_double_quant=bool(quant["double_quant"]), bnb_4bit_compute_dtype=quant_dtype)
-        if cuda:
-            load_kwargs["device_map"] = {"": 0}
-    say(f"train.py: run {run_id}, recipe {recipe}, model {model_cfg.get('id') or model_cfg['local_dir']}, "
-        f"{len(pairs)} examples, device {device} ({dtype_name})")
+    load_kwargs: dict = {"dtype": getattr(torch, dtype_name), "trust_remote_code": trust}
+    if config["recipe"] == "qlora":
+        load_kwargs.update(quantized_load_kwargs(config["quantization"], cuda))
+    say(announce)
     model = AutoModelForCausalLM.from_pretrained(model_dir, **load_kwargs)
     model.config.use_cache = False
-    if recipe == "qlora":
+    if config["recipe"] == "qlora":
         n4 = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
         say(f"qlora: {n4} linear layers quantized to 4-bit {config['quantization']['quant_type']}")
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cuda)
+    return tokenizer, model
+
+
+def quantized_load_kwargs(quant: dict, cuda: bool) -> dict:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    kwargs: dict = {"quantization_config": BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type=quant["quant_type"],
+        bnb_4bit_use_double_quant=bool(quant["double_quant"]),
+        bnb_4bit_compute_dtype=getattr(torch, quant["compute_dtype"] if cuda else "float32"))}
+    if cuda:
+        kwargs["device_map"] = {"": 0}
+    return kwargs
+
+
+def make_trainer(config: dict, model, tokenizer, pairs: list[dict], checkpoints: Path, cuda: bool,
+                 dtype_name: str):
+    from peft import LoraConfig
+    from transformers import PrinterCallback
+    from trl import SFTTrainer
 
     lora = config["lora"]
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                              target_modules=lora.get("target_modules", "all-linear"), bias="none",
                              task_type="CAUSAL_LM")
+    dataset, eval_dataset = split_datasets(pairs, config["dataset"]["eval_fraction"], config["training"]["seed"])
+    args = sft_config(config["training"], config["recipe"], checkpoints, cuda, dtype_name,
+                      evaluate=eval_dataset is not None)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
+                         processing_class=tokenizer, peft_config=peft_config, callbacks=progress_and_stop_callbacks())
+    trainer.remove_callback(PrinterCallback)  # its raw dict lines would duplicate ours
+    return trainer
+
+
+def split_datasets(pairs: list[dict], fraction: float, seed: int):
+    """(train, eval or None): eval_fraction of the rows held out, when there are at least 10."""
+    from datasets import Dataset
 
     dataset = Dataset.from_list(pairs)
-    eval_dataset = None
-    fraction = config["dataset"]["eval_fraction"]
     if fraction > 0 and len(pairs) >= 10:
-        split = dataset.train_test_split(test_size=fraction, seed=training["seed"])
-        dataset, eval_dataset = split["train"], split["test"]
+        split = dataset.train_test_split(test_size=fraction, seed=seed)
+        return split["train"], split["test"]
+    return dataset, None
 
-    args = SFTConfig(
+
+def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype_name: str, evaluate: bool):
+    from trl import SFTConfig
+
+    return SFTConfig(
         output_dir=str(checkpoints),
         learning_rate=float(training["learning_rate"]),
         num_train_epochs=float(training["num_train_epochs"]),
@@ -346,8 +366,8 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
         save_strategy="steps",
         save_steps=training["save_steps"],
         save_total_limit=training["save_total_limit"],
-        eval_strategy="steps" if eval_dataset is not None else "no",
-        eval_steps=training["save_steps"] if eval_dataset is not None else None,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=training["save_steps"] if evaluate else None,
         seed=training["seed"],
         warmup_steps=training["warmup_steps"],
         bf16=cuda and dtype_name == "bfloat16",
@@ -363,6 +383,10 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
         disable_tqdm=True,
         dataloader_pin_memory=cuda,
     )
+
+
+def progress_and_stop_callbacks() -> list:
+    from transformers import TrainerCallback
 
     class ProgressLines(TrainerCallback):
         """One flushed line per logging step, so log streams show progress."""
@@ -384,33 +408,24 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
                 control.should_training_stop = True
             return control
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer, peft_config=peft_config,
-                         callbacks=[ProgressLines(), StopOnSignal()])
-    trainer.remove_callback(PrinterCallback)  # its raw dict lines would duplicate ours
+    return [ProgressLines(), StopOnSignal()]
 
-    resume = last_checkpoint(checkpoints)
-    if resume is not None:
-        say(f"resuming run {run_id} from {resume.name}")
-    if STOP.is_set():
-        say("stopped before training started")
-        return EXIT_STOPPED
-    started = time.monotonic()
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    runtime = round(time.monotonic() - started, 3)
 
-    losses = [[entry["step"], round(float(entry["loss"]), 6)] for entry in trainer.state.log_history
+def run_metrics(state, run_id: str, runtime: float, recipe: str, model_cfg: dict, device: str, dtype_name: str,
+                resume: Path | None) -> dict:
+    """metrics.json of a finished or stopped run, from the trainer's state."""
+    losses = [[entry["step"], round(float(entry["loss"]), 6)] for entry in state.log_history
               if "loss" in entry and "step" in entry]
-    metrics = {
+    return {
         "run_id": run_id,
         "status": "stopped" if STOP.is_set() else "succeeded",
-        "steps": trainer.state.global_step,
-        "max_steps": trainer.state.max_steps,
+        "steps": state.global_step,
+        "max_steps": state.max_steps,
         "train_runtime_s": runtime,
         "first_loss": losses[0][1] if losses else None,
         "final_loss": losses[-1][1] if losses else None,
         "losses": losses,
-        "eval_losses": [[e["step"], round(float(e["eval_loss"]), 6)] for e in trainer.state.log_history
+        "eval_losses": [[e["step"], round(float(e["eval_loss"]), 6)] for e in state.log_history
                         if "eval_loss" in e],
         "recipe": recipe,
         "model": model_cfg.get("id") or model_cfg["local_dir"],
@@ -419,28 +434,20 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
         "resumed_from": resume.name if resume else None,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    if STOP.is_set():
-        write_json(run_dir / "metrics.json", metrics)
-        say(f"stopped at step {trainer.state.global_step}; checkpoint saved in {checkpoints}. "
-            f"Re-run with RUN_ID={run_id} to resume.")
-        return EXIT_STOPPED
 
+
+def save_run(trainer, run_dir: Path, config_path: Path, model_cfg: dict, metrics: dict) -> None:
     trainer.save_model(str(run_dir))  # adapter + tokenizer only (PEFT model)
     fix_adapter_base(run_dir, model_cfg)
     shutil.copyfile(config_path, run_dir / "train_config.json")  # what this adapter was trained with
     write_json(run_dir / "metrics.json", metrics)  # last: its "succeeded" marks a usable adapter
-    say(f"done: {trainer.state.global_step} steps in {output.metrics.get('train_runtime', runtime):.1f}s, "
-        f"loss {metrics['first_loss']} -> {metrics['final_loss']}; adapter in {run_dir}")
-    return 0
 
 
 def fix_adapter_base(run_dir: Path, model_cfg: dict) -> None:
     """Record a portable base model: the hub repo, or the project-relative local_dir (not an absolute path)."""
     path = run_dir / "adapter_config.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    base = model_cfg.get("repo") if model_cfg.get("source") == "hub" and model_cfg.get("repo") \
-        else model_cfg["local_dir"]
-    data["base_model_name_or_path"] = base
+    data["base_model_name_or_path"] = adapter_base_model(model_cfg)
     write_json(path, data)
 
 
@@ -451,8 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     config_path = Path(args.config)
     run_id = os.environ.get("RUN_ID") or default_run_id()
     try:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", run_id):
-            raise TrainError(f"RUN_ID {run_id!r} must be letters, digits, '.', '_' or '-'", EXIT_INPUT)
+        try:
+            check_run_id(run_id)
+        except ValueError as exc:
+            raise TrainError(str(exc), EXIT_INPUT) from None
         install_stop_handlers()
         config = load_config(config_path)
         root = project_root(config_path)
