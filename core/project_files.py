@@ -15,6 +15,18 @@ from typing import Any, Callable, Optional
 
 TARGETS = ("azure", "local")
 PROVISION_KINDS = ("finetuning", "inference")
+KIND_ALIASES = {"finetune": "finetuning", "fine-tuning": "finetuning"}  # what people type
+
+
+def normalize_kind(kind: Optional[str]) -> str:
+    """One of PROVISION_KINDS (the CLI's ``finetune`` is ``finetuning``); anything else is exit 2."""
+    from core.errors import InputError
+
+    k = (kind or "finetuning").lower()
+    k = KIND_ALIASES.get(k, k)
+    if k in PROVISION_KINDS:
+        return k
+    raise InputError(f"Unknown provisioning kind {kind!r}.", field="kind", fix="use finetune or inference")
 
 
 @dataclass(frozen=True)

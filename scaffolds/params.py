@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 
 from core.errors import InputError
 from core import azure_facts as azure_spec
-from scaffolds.render import template_root
+from scaffolds.template_tree import template_root
 
 
 def _load_project_helpers() -> ModuleType:

@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-TEMPLATE_PACKAGE = "scaffolds"
-TEMPLATE_DIR = "templates/project"
+from scaffolds.template_tree import template_root
+
 # Only generated for --recipe olive (contract: "finetuning/invoke_olive.py + olive-config.json").
 OLIVE_ONLY = ("finetuning/invoke_olive.py", "finetuning/olive-config.json")
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -35,10 +34,6 @@ _SKIP_SUFFIXES = (".pyc", ".pyo")
 
 # Leftovers: jinja syntax that survived, or AI Toolkit-style <token> placeholders.
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
-
-
-def template_root() -> Path:
-    return Path(str(resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR)))
 
 
 def output_path(rel: str) -> str:

@@ -22,7 +22,7 @@ class AskFirst(Exception):
 
 def busy(backend) -> list[str]:
     """Names of the executions that have not ended."""
-    return [ex.name for ex in backend.executions() if not ex.finished]
+    return [ex.name for ex in backend.running_executions()]
 
 
 def question(names: list[str]) -> str:

@@ -7,27 +7,49 @@ deploy.py (inference revisions). Modules import the SDKs lazily.
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, TYPE_CHECKING
 
+from dataclasses import dataclass
 from core.events import EventSink, ignore
 from core.models import Endpoint, Execution, PlannedChange, SyncResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infra.backend import LogStream
+
+
+@dataclass
+class LogCaches:
+    """What the log streams keep between calls: one HTTP session, the workspace's customer id."""
+
+    http: object = None  # requests.Session
+    customer_id: Optional[str] = None
 
 
 class AzureBackend:
     name = "azure"
 
-    def __init__(self, project, session=None):
+    def __init__(self, project, session=None, inputs=None):
         self.project = project
-        if session is not None:
-            self.__dict__["session"] = session
+        self._session = session  # given (tests, the provision wizard), else built on first use
+        # infra.azure.inputs.AzureInputs for provisioning when the caller resolved them up front; a
+        # plan/provision call's own ``inputs`` wins, and without either the saved ones are resolved
+        self.inputs = inputs
+        self.log_caches = LogCaches()
 
-    @cached_property
+    @property
     def session(self):
-        from infra.azure.session import AzureSession
+        if self._session is None:
+            from infra.azure.session import AzureSession
 
-        return AzureSession(subscription_id=self.subscription_id)
+            self._session = AzureSession(subscription_id=self.subscription_id)
+        return self._session
+
+    def session_for(self, subscription_id: Optional[str]):
+        """A session on another subscription (the provision inputs' choices), sharing this one's login."""
+        from infra.azure.provision_context import session_for
+
+        return session_for(self, subscription_id)
 
     @property
     def subscription_id(self) -> Optional[str]:
@@ -46,15 +68,15 @@ class AzureBackend:
         return describe.describe(self)
 
     # -- provisioning ------------------------------------------------------------------------------
-    def plan(self, kind: str, *, on_event: EventSink = ignore) -> list[PlannedChange]:
+    def plan(self, kind: str, *, inputs=None, on_event: EventSink = ignore) -> list[PlannedChange]:
         from infra.azure import provision
 
-        return provision.plan(self, kind, on_event=on_event)
+        return provision.plan(self, kind, on_event=on_event, inputs=inputs)
 
-    def provision(self, kind: str, *, on_event: EventSink = ignore) -> dict:
+    def provision(self, kind: str, *, inputs=None, on_event: EventSink = ignore) -> dict:
         from infra.azure import provision
 
-        return provision.provision(self, kind, on_event=on_event)
+        return provision.provision(self, kind, on_event=on_event, inputs=inputs)
 
     def teardown(self, *, on_event: EventSink = ignore) -> list[str]:
         from infra.azure import provision
@@ -101,7 +123,7 @@ class AzureBackend:
 
     # -- logs ------------------------------------------------------------------------------------------
     def logs(self, *, execution: Optional[str] = None, inference: bool = False, follow: bool = True,
-             system: bool = False, since: Optional[float] = None) -> Iterator[object]:
+             system: bool = False, since: Optional[float] = None) -> "LogStream":
         from infra.azure import logs
 
         return logs.logs(self, execution=execution, inference=inference, follow=follow, system=system, since=since)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 from core.errors import InputError
 from core import azure_facts as spec
+from core.run_rules import container_command
 
 if TYPE_CHECKING:
     from infra.azure.names import ResourceNames
@@ -151,8 +152,8 @@ def envstorage_body(s: Settings, account_key: Optional[str]) -> dict:
 
 
 def shell_command(commands) -> list:
-    """defaultCommands joined fail-fast: the first failing step ends the run."""
-    return [*spec.SHELL_PREFIX, spec.FAIL_FAST + spec.COMMAND_JOIN.join(commands)]
+    """defaultCommands joined fail-fast (core.run_rules, the same join a run's COMMANDS get)."""
+    return container_command(commands)
 
 
 def _container(s: Settings, name: str, extra_env: Optional[list] = None) -> dict:

@@ -24,26 +24,13 @@ from infra.azure.teardown import teardown  # noqa: F401 - `provision.teardown`, 
 
 PARAM_FILES = {kind: f.rel for kind, f in project_files.PARAMETERS.items()}
 CONFIG_FILES = {"finetuning": project_files.FINETUNING_CONFIG.rel, "inference": project_files.INFERENCE_CONFIG.rel}
-KIND_ALIASES = {"finetune": "finetuning", "fine-tuning": "finetuning"}  # what people type
-_session_for = session_for  # the name tui/commands/provision.py imports
-
-
-def normalize_kind(kind: str) -> str:
-    """One of core.project_files.PROVISION_KINDS; the CLI's ``finetune`` is ``finetuning``."""
-    k = (kind or "finetuning").lower()
-    k = KIND_ALIASES.get(k, k)
-    if k in project_files.PROVISION_KINDS:
-        return k
-    raise InputError(f"Unknown provisioning kind {kind!r}.", field="kind", fix="use finetune or inference")
+normalize_kind = project_files.normalize_kind  # one rule for every front end and backend
 
 
 # -- inputs, names, settings ---------------------------------------------------------------------------------
 def _inputs(backend, kind: str, params: dict):
     from infra.azure.inputs import SessionDirectory, resolve_inputs
 
-    given = getattr(backend, "inputs", None)
-    if given is not None:
-        return given
     return resolve_inputs(backend.project, parameters=params, ask=None,
                           directory=lambda: SessionDirectory(lambda sub: session_for(backend, sub)))
 
@@ -57,7 +44,7 @@ def prepare(backend, kind: str, *, on_event: EventSink = ignore, inputs=None) ->
     if kind == "inference" and not project.path(PARAM_FILES["inference"]).is_file():
         raise InputError(f"{PARAM_FILES['inference']} is missing.", field=PARAM_FILES["inference"],
                          fix="regenerate the project or add the file (defaultCommands, maximumInstanceCount)")
-    inputs = inputs or _inputs(backend, kind, own if own.get("location") else ft)
+    inputs = inputs or backend.inputs or _inputs(backend, kind, own if own.get("location") else ft)
     # names: the inference parameters may name other resources; otherwise it shares fine-tuning's
     name_params = dict(ft)
     if kind == "inference":

@@ -13,7 +13,7 @@ import secrets as _random
 import shlex
 import threading
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, TYPE_CHECKING
 
 from core.errors import InputError, OperationFailed
 from core.events import EventSink, Info, StepFinished, StepStarted, ignore
@@ -26,19 +26,15 @@ from infra.logstream import AbortableStream
 from infra.local.pyenv import ENV_VAR, PythonEnv, ensure_env, env_status, override_python
 from infra.local.secrets import SecretStore
 from core.models import TERMINAL_STATES, Endpoint, Execution, PlannedChange, SyncResult
-from core.run_rules import current_execution, new_run_id
+from core.project_files import normalize_kind
+from core.run_rules import current_execution, is_active, new_run_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infra.backend import LogStream
 
 REQUIREMENTS = Path("setup/requirements.txt")
-KINDS = ("finetuning", "inference")
 # Set by ftstudio's own environment, wrong for the job's.
 _DROP_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "CONDA_PREFIX")
-
-
-def _kind(kind: str) -> str:
-    kind = {"finetune": "finetuning"}.get(kind, kind)
-    if kind not in KINDS:
-        raise InputError(f"Unknown kind {kind!r}.", field="kind", fix="use finetuning or inference")
-    return kind
 
 
 class LocalBackend:
@@ -54,8 +50,8 @@ class LocalBackend:
     def requirements(self) -> Path:
         return self.project.path(REQUIREMENTS)
 
-    def plan(self, kind: str, *, on_event: EventSink = ignore) -> list[PlannedChange]:
-        _kind(kind)
+    def plan(self, kind: str, *, inputs=None, on_event: EventSink = ignore) -> list[PlannedChange]:
+        normalize_kind(kind)
         share = self.layout.share
         out = [PlannedChange("share", str(share), "unchanged" if share.is_dir() else "create")]
         chosen = override_python()
@@ -67,8 +63,8 @@ class LocalBackend:
             out.append(PlannedChange("python", str(folder), action, {"requirements": str(REQUIREMENTS)}))
         return out
 
-    def provision(self, kind: str, *, on_event: EventSink = ignore) -> dict:
-        kind = _kind(kind)
+    def provision(self, kind: str, *, inputs=None, on_event: EventSink = ignore) -> dict:
+        kind = normalize_kind(kind)
         share = self.layout.share
         existed = share.is_dir()
         share.mkdir(parents=True, exist_ok=True)
@@ -186,6 +182,9 @@ class LocalBackend:
                 ex.adapter_path = str(outputs)
         return ex
 
+    def running_executions(self) -> list[Execution]:
+        return [e for e in self.executions() if is_active(e)]
+
     def executions(self) -> list[Execution]:
         """Newest first."""
         if not self.layout.runs.is_dir():
@@ -229,7 +228,7 @@ class LocalBackend:
 
     # -- logs -----------------------------------------------------------------------------------------------
     def logs(self, *, execution: Optional[str] = None, inference: bool = False, follow: bool = True,
-             system: bool = False, since: Optional[float] = None) -> Iterator[object]:
+             system: bool = False, since: Optional[float] = None) -> "LogStream":
         if inference:
             run_dir = self.layout.inference
             if not sv.read_status(run_dir):

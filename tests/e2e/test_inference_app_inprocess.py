@@ -1,6 +1,8 @@
 """inference/app.py built in-process (create_app + TestClient): QLoRA adapter on the CPU, base-only, prompts."""
 from __future__ import annotations
 
+import sys
+
 import importlib.util
 
 import pytest
@@ -23,7 +25,8 @@ def app_module():
 
 
 def test_inference_prompt_is_the_training_prompt(app_module):
-    train = load("finetuning/train.py", "generated_train_for_prompts")
+    load("finetuning/train.py", "generated_train_for_prompts")
+    train = sys.modules["project_helpers"]  # the split train.py uses
     for template, row, user_field in [
         (TEXT_TEMPLATE, {"phrase": "I love my dog", "tone": "happy"}, "phrase"),
         ("### Question: {q}\n### Answer: {a}\n", {"q": "why?", "a": "because"}, "q"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import signal
 import subprocess
 import threading
@@ -180,7 +181,8 @@ def load_train_module():
 
 
 def test_prompt_completion_split_follows_the_last_field_rule():
-    train = load_train_module()
+    load_train_module()
+    train = sys.modules["project_helpers"]  # the rule lives in the project's helper module, which train.py uses
     segments = train.parse_template("<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>")
     assert train.split_row(segments, {"phrase": "I love {x}", "tone": "happy"}) == (
         "<|user|>\nI love {x}<|end|>\n<|assistant|>\n", "happy<|end|>")

@@ -6,11 +6,13 @@ this data. The flows (test_flows_*.py) run over the REAL backends: local, and Az
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
 from core.events import LogLine, Progress, StepFailed, StepFinished, StepStarted, StreamState
 from core.models import Endpoint, Execution, PlannedChange, SyncResult
+from infra.logstream import AbortableStream
 from scaffolds.project import Project
 
 MODEL = {
@@ -111,7 +113,7 @@ class FixedBackend:
         self.log_lines = LOG_LINES if log_lines is None else log_lines
         self.calls: list[tuple] = []
 
-    def plan(self, kind, *, on_event=None):
+    def plan(self, kind, *, inputs=None, on_event=None):
         self.calls.append(("plan", kind))
         return list(self._plan)
 
@@ -119,7 +121,7 @@ class FixedBackend:
         self.calls.append(("describe",))
         return dict(DESCRIBED)
 
-    def provision(self, kind, *, on_event=lambda e: None):
+    def provision(self, kind, *, inputs=None, on_event=lambda e: None):
         self.calls.append(("provision", kind))
         for change in self._plan:
             on_event(StepStarted(change.resource, f"{change.resource} {change.name}"))
@@ -147,6 +149,9 @@ class FixedBackend:
     def executions(self):
         return list(self._executions)
 
+    def running_executions(self):
+        return [e for e in self._executions if not e.finished]
+
     def execution(self, name=None):
         return self._executions[0]
 
@@ -156,8 +161,11 @@ class FixedBackend:
     def download(self, remote_path, to, *, on_event=lambda e: None):
         return Path(to)
 
-    def logs(self, *, execution=None, inference=False, follow=True, system=False, since=None) -> Iterator[object]:
+    def logs(self, *, execution=None, inference=False, follow=True, system=False, since=None):
         self.calls.append(("logs", execution, inference))
+        return AbortableStream(self._log_events(), threading.Event())
+
+    def _log_events(self) -> Iterator[object]:
         yield StreamState("running")
         for i, line in enumerate(self.log_lines):
             yield LogLine(line, timestamp=f"2026-11-23T10:15:{i % 60:02d}Z")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from scaffolds import azure_spec
+from core import azure_facts as azure_spec
 from scaffolds.render import template_files, template_root
 from tui.cli import main
 

@@ -128,7 +128,7 @@ def test_training_uses_the_project_module(project_scripts, helpers):
     train = project_scripts("finetuning/train.py", "generated_train")
     used = sys.modules["project_helpers"]
     assert Path(used.__file__).read_bytes() == Path(helpers.__file__).read_bytes()
-    for name in ("parse_template", "split_row", "field_names", "project_root", "resolve"):
+    for name in ("prompt_completion_pairs", "project_root", "resolve"):
         assert getattr(train, name) is getattr(used, name), name
     with pytest.raises(train.TrainError, match=r"dataset\.text_template field \{0\} must be a plain column name"):
         train.load_pairs({"dataset": {"train_file": "rows.jsonl", "text_template": "{0} {a}"}}, Path("."))

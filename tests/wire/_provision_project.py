@@ -69,10 +69,7 @@ def backend_for(root: Path, fake, inputs=None):
     session = AzureSession(subscription_id=fake.subscription_id, credential=fake.credential(),
                            arm_endpoint=fake.arm_endpoint, file_endpoint=fake.file_endpoint,
                            logs_endpoint=fake.logs_endpoint, verify=fake.ca_path, polling_interval=0)
-    backend = AzureBackend(Project(root), session=session)
-    if inputs is not None:
-        backend.inputs = inputs
-    return backend
+    return AzureBackend(Project(root), session=session, inputs=inputs)
 
 
 def writes(fake, surface: str = "arm") -> list:

@@ -335,7 +335,7 @@ def test_the_interactive_lookups_read_azure(fake_azure, root):
 
     backend = _backend(root, fake_azure)
     backend.session.resources.resource_groups.create_or_update("rg-a", {"location": "australiaeast"})
-    d = SessionDirectory(lambda sub: P._session_for(backend, sub), "Consumption-GPU-NC24-A100")
+    d = SessionDirectory(backend.session_for, "Consumption-GPU-NC24-A100")
     subs = dict(d.subscriptions())
     assert set(subs) == {fake_azure.subscription_id, fake_azure.fresh_subscription_id}
     assert d.resource_groups(fake_azure.subscription_id) == [("rg-a", "australiaeast")]

@@ -6,16 +6,12 @@ only when the backend is Azure (flag > env > project > prompt > MissingInputs, s
 """
 from __future__ import annotations
 
+from core.project_files import normalize_kind
 from tui.commands._common import open_backend_for, open_project
-
-
-def _kind(value: str) -> str:
-    return "inference" if value == "inference" else "finetuning"
 
 
 def _resolve_azure_inputs(args, console, project, backend, kind: str):
     from infra.azure.inputs import SessionDirectory, resolve_inputs
-    from infra.azure.provision import _session_for
 
     params = project.parameters(kind)
     if kind == "inference" and not params.get("gpuProfileType"):
@@ -27,7 +23,7 @@ def _resolve_azure_inputs(args, console, project, backend, kind: str):
         location=args.location,
         parameters=params,
         ask=console.prompt if console.interactive else None,
-        directory=lambda: SessionDirectory(lambda sub: _session_for(backend, sub), params.get("gpuProfileType")),
+        directory=lambda: SessionDirectory(backend.session_for, params.get("gpuProfileType")),
     )
 
 
@@ -45,21 +41,21 @@ def _summary(result: dict) -> str:
 def run(args, console) -> int:
     project = open_project(args)
     backend = open_backend_for(args, project)
-    kind = _kind(args.kind)
+    kind = normalize_kind(args.kind)
+    inputs = None
     if backend.name == "azure":
         from infra.azure.inputs import save_inputs
 
         inputs = _resolve_azure_inputs(args, console, project, backend, kind)
-        backend.inputs = inputs
         if not args.preview:
             save_inputs(project, inputs)  # not secrets: the next command finds them
     if args.preview:
         from infra.azure.plan import render
 
-        changes = backend.plan(kind, on_event=console.event)
+        changes = backend.plan(kind, inputs=inputs, on_event=console.event)
         console.result({"kind": kind, "target": backend.name, "preview": True,
                         "changes": [c.to_json() for c in changes]}, human=lambda: render(changes))
         return 0
-    result = backend.provision(kind, on_event=console.event)
+    result = backend.provision(kind, inputs=inputs, on_event=console.event)
     console.result({"target": backend.name, **result}, human=lambda: _summary(result))
     return 0

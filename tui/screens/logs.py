@@ -106,9 +106,8 @@ class LogsScreen(Screen):
         """Cancel the worker and abort its stream, so a read blocked on a quiet stream ends now."""
         self.workers.cancel_group(self, "logs")
         stream, self._live_stream = getattr(self, "_live_stream", None), None
-        abort = getattr(stream, "abort", None)  # backends whose streams can be aborted from another thread
-        if abort is not None:
-            abort()
+        if stream is not None:
+            stream.abort()  # infra.backend.LogStream: ends a read blocked on a quiet stream, from this thread
 
     def on_unmount(self) -> None:
         self.stop_stream()

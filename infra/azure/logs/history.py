@@ -47,7 +47,7 @@ def app_kql(app: str, *, system: bool) -> str:
 
 def _customer_id(backend, t: Target) -> str:
     """The workspace GUID: from LOG_ANALYTICS_NAME, else from the environment's log configuration."""
-    cached = backend.__dict__.get("_log_customer_id")
+    cached = backend.log_caches.customer_id
     if cached:
         return cached
     cid = None
@@ -67,7 +67,7 @@ def _customer_id(backend, t: Target) -> str:
     if not cid:
         raise OperationFailed(f"No Log Analytics workspace is connected to the {t.label}, so there is no log history.",
                               fix="set LOG_ANALYTICS_NAME in infra/finetuning.config.json, or re-run `ftstudio provision`")
-    backend.__dict__["_log_customer_id"] = cid
+    backend.log_caches.customer_id = cid
     return cid
 
 

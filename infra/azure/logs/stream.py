@@ -25,14 +25,13 @@ class Unavailable(Exception):
 
 def _http(backend):
     """One requests.Session per backend, trusting what the SDK clients trust (REQUESTS_CA_BUNDLE)."""
-    http = backend.__dict__.get("_log_http")
-    if http is None:
+    caches = backend.log_caches
+    if caches.http is None:
         import requests
 
-        http = requests.Session()
-        http.verify = backend.session.verify
-        backend.__dict__["_log_http"] = http
-    return http
+        caches.http = requests.Session()
+        caches.http.verify = backend.session.verify
+    return caches.http
 
 
 def open_stream(backend, source: Source, *, follow: bool, tail: int, read_timeout: float):

@@ -151,3 +151,71 @@ def split_row(segments: list[tuple[str, str | None]], row: dict) -> tuple[str, s
     """(prompt, completion) of one dataset row."""
     prompt, answer, suffix = split_template(segments)
     return fill(prompt, row), str(row[answer]) + suffix
+
+
+# -- dataset rows ----------------------------------------------------------------------------------
+class DatasetError(ValueError):
+    """A dataset that training cannot use; the message names the file and line."""
+
+
+def read_rows(path: Path, display: str) -> list[tuple[int, object]]:
+    """``[(line number, parsed row)]`` of a JSONL file (or a JSON array file)."""
+    if not path.is_file():
+        raise DatasetError(f"dataset file {display} not found; fix dataset.train_file")
+    text = path.read_text(encoding="utf-8-sig")
+    if text.lstrip().startswith("["):
+        try:
+            return [(i + 1, row) for i, row in enumerate(json.loads(text))]
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{display} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{display} line {number}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def row_problem(row, fields: list, answer: str):
+    """Why ``row`` cannot fill the template (None when it can)."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    for field in fields:
+        if field not in row or row[field] is None:
+            return f"missing field {field!r}"
+        if not isinstance(row[field], (str, int, float)) or isinstance(row[field], bool):
+            return f"field {field!r} is not text"
+    if not str(row[answer]).strip():
+        return f"field {answer!r} (the answer) is empty"
+    return None
+
+
+def prompt_completion_pairs(template: str, path: Path, display: str) -> list:
+    """Every row of the dataset checked against ``template``, as ``{"prompt", "completion"}`` pairs;
+    the first bad row is named by its line number."""
+    try:
+        segments = parse_template(template)
+    except ValueError as exc:
+        raise DatasetError(f"dataset.text_template {exc}") from None
+    fields = field_names(segments)
+    answer = fields[-1]
+    rows = read_rows(path, display)
+    if not rows:
+        raise DatasetError(f"{display} has no rows; add JSONL rows with fields {', '.join(fields)}")
+    pairs, bad = [], []
+    for number, row in rows:
+        problem = row_problem(row, fields, answer)
+        if problem:
+            bad.append((number, problem))
+            continue
+        prompt, completion = split_row(segments, row)
+        pairs.append({"prompt": prompt, "completion": completion})
+    if bad:
+        number, problem = bad[0]
+        more = f" ({len(bad)} bad rows in all)" if len(bad) > 1 else ""
+        raise DatasetError(f"{display} line {number}: {problem}{more}; every row needs "
+                           f"{', '.join(repr(f) for f in fields)} (dataset.text_template)")
+    return pairs

@@ -36,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
 from project_helpers import (  # noqa: E402
-    DTYPES, QUANT_TYPES, adapter_base_model, check_run_id, default_run_id, field_names, fill_training_defaults,
-    parse_template, project_root, read_json, read_json_object, resolve, split_row, write_json)
+    DTYPES, QUANT_TYPES, adapter_base_model, check_run_id, default_run_id, fill_training_defaults,
+    project_root, prompt_completion_pairs, read_json, read_json_object, resolve, write_json)
 
 EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 143
 RECIPES = ("lora", "qlora", "olive")  # olive: train.py trains the same LoRA; invoke_olive.py exports it
@@ -117,67 +117,14 @@ def check_quantization(config: dict, config_path: Path) -> None:
 
 
 # -- dataset ------------------------------------------------------------------------------------
-def read_rows(path: Path, display: str) -> list[tuple[int, object]]:
-    """``[(line number, parsed row)]`` of a JSONL file (or a JSON array file)."""
-    if not path.is_file():
-        raise TrainError(f"dataset file {display} not found; fix dataset.train_file", EXIT_INPUT)
-    text = path.read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):
-        try:
-            return [(i + 1, row) for i, row in enumerate(json.loads(text))]
-        except json.JSONDecodeError as exc:
-            raise TrainError(f"{display} line {exc.lineno}: not valid JSON ({exc.msg})", EXIT_INPUT) from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise TrainError(f"{display} line {number}: not valid JSON ({exc.msg})", EXIT_INPUT) from None
-    return rows
-
-
 def load_pairs(config: dict, root: Path) -> list[dict]:
-    """Validate every row against the template and build prompt/completion pairs."""
+    """Every row checked against the template (the rule in project_helpers.py), as prompt/completion pairs."""
     dataset = config["dataset"]
-    display = dataset["train_file"]
     try:
-        segments = parse_template(dataset["text_template"])
+        return prompt_completion_pairs(dataset["text_template"], resolve(root, dataset["train_file"]),
+                                       dataset["train_file"])
     except ValueError as exc:
-        raise TrainError(f"dataset.text_template {exc}", EXIT_INPUT) from None
-    fields = field_names(segments)
-    answer = fields[-1]
-    rows = read_rows(resolve(root, display), display)
-    if not rows:
-        raise TrainError(f"{display} has no rows; add JSONL rows with fields {', '.join(fields)}", EXIT_INPUT)
-    pairs, bad = [], []
-    for number, row in rows:
-        problem = row_problem(row, fields, answer)
-        if problem:
-            bad.append((number, problem))
-            continue
-        prompt, completion = split_row(segments, row)
-        pairs.append({"prompt": prompt, "completion": completion})
-    if bad:
-        number, problem = bad[0]
-        more = f" ({len(bad)} bad rows in all)" if len(bad) > 1 else ""
-        raise TrainError(f"{display} line {number}: {problem}{more}; every row needs "
-                         f"{', '.join(repr(f) for f in fields)} (dataset.text_template)", EXIT_INPUT)
-    return pairs
-
-
-def row_problem(row, fields: list[str], answer: str) -> str | None:
-    if not isinstance(row, dict):
-        return "not a JSON object"
-    for field in fields:
-        if field not in row or row[field] is None:
-            return f"missing field {field!r}"
-        if not isinstance(row[field], (str, int, float)) or isinstance(row[field], bool):
-            return f"field {field!r} is not text"
-    if not str(row[answer]).strip():
-        return f"field {answer!r} (the answer) is empty"
-    return None
+        raise TrainError(str(exc), EXIT_INPUT) from None
 
 
 # -- run folder ------------------------------------------------------------------------------

@@ -1,6 +1,0 @@
-"""Moved to core.events (the core layer); this alias goes once every import says so."""
-import sys as _sys
-
-import core.events as _moved
-
-_sys.modules[__name__] = _moved
