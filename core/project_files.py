@@ -76,6 +76,7 @@ class ProjectFile:
     fix: str = "correct it, restore it from version control, or regenerate the project with `ftstudio new`"
     shape: Type = OBJECT  # the top-level value
     nested: dict[str, dict[str, Type]] = field(default_factory=dict)  # key -> keys of the object it holds
+    aitk_keys: tuple[str, ...] = ()  # AI Toolkit's own keys of this file, in its order (generation writes them)
 
     @property
     def path(self) -> PurePosixPath:
@@ -95,9 +96,12 @@ _AZURE_NAMES = {
     "TARGET": TARGET,
 }
 
-FINETUNING_CONFIG = ProjectFile("infra/finetuning.config.json", {**_AZURE_NAMES, "ACA_JOB_NAME": OPT_STR})
+_AITK_STORAGE = ("SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME")
+FINETUNING_CONFIG = ProjectFile("infra/finetuning.config.json", {**_AZURE_NAMES, "ACA_JOB_NAME": OPT_STR},
+                                aitk_keys=(*_AITK_STORAGE, "ACA_JOB_NAME", "COMMANDS"))
 INFERENCE_CONFIG = ProjectFile(
-    "infra/inference.config.json", {**_AZURE_NAMES, "ACA_APP_NAME": OPT_STR, "ACA_APP_ENDPOINT": OPT_STR}
+    "infra/inference.config.json", {**_AZURE_NAMES, "ACA_APP_NAME": OPT_STR, "ACA_APP_ENDPOINT": OPT_STR},
+    aitk_keys=(*_AITK_STORAGE, "ACA_APP_NAME", "ACA_APP_ENDPOINT"),
 )
 # ARM deployment parameters files: {"parameters": {name: {"value": ...}}}.
 PARAMETERS = {

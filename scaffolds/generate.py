@@ -11,7 +11,6 @@ folder next to the target and renamed into place, so a failure leaves nothing be
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,13 +21,13 @@ from typing import Any, Callable, Optional
 
 from core import events as ev
 from core.errors import InputError
-from core import azure_facts as azure_spec
+from core import azure_facts as azure_spec, project_files
 from scaffolds import catalog, params as registry, sample_dataset
 from scaffolds.dataset import DatasetReport, validate_file, validate_lines
 
 TEMPLATE_VERSION = "1"
 RECIPES = catalog.RECIPES
-TARGETS = ("azure", "local")
+TARGETS = project_files.TARGETS
 TRAIN_CONFIG = "finetuning/train_config.json"
 DATASET_DIR = "dataset"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -262,13 +261,12 @@ def parameters_files(plan: Plan) -> dict[str, dict]:
 
 
 def config_files(plan: Plan) -> dict[str, dict]:
-    ft = {"SUBSCRIPTION_ID": None, "RESOURCE_GROUP_NAME": None, "STORAGE_ACCOUNT_NAME": None,
-          "FILE_SHARE_NAME": None, "ACA_JOB_NAME": None, "COMMANDS": finetuning_commands(plan.recipe),
+    # AI Toolkit's keys in its order (null until provision fills them), then COMMANDS and ours
+    ft = {**dict.fromkeys(project_files.FINETUNING_CONFIG.aitk_keys), "COMMANDS": finetuning_commands(plan.recipe),
           "TARGET": plan.target}
-    inf = {"SUBSCRIPTION_ID": None, "RESOURCE_GROUP_NAME": None, "STORAGE_ACCOUNT_NAME": None,
-           "FILE_SHARE_NAME": None, "ACA_APP_NAME": None, "ACA_APP_ENDPOINT": None,
-           "COMMANDS": inference_commands(), "TARGET": plan.target}
-    return {"infra/finetuning.config.json": ft, "infra/inference.config.json": inf}
+    inf = {**dict.fromkeys(project_files.INFERENCE_CONFIG.aitk_keys), "COMMANDS": inference_commands(),
+           "TARGET": plan.target}
+    return {project_files.FINETUNING_CONFIG.rel: ft, project_files.INFERENCE_CONFIG.rel: inf}
 
 
 def answers(plan: Plan) -> dict:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from core import project_files as pf
-from core.project_files import TARGETS
 from core.jsonio import write_json
 
 FINETUNING_CONFIG = Path(pf.FINETUNING_CONFIG.rel)
@@ -30,23 +29,6 @@ BICEP = {
 }
 ANSWERS = Path(pf.ANSWERS.rel)
 STATE = Path(pf.STATE.rel)
-
-FINETUNING_KEYS = (
-    "SUBSCRIPTION_ID",
-    "RESOURCE_GROUP_NAME",
-    "STORAGE_ACCOUNT_NAME",
-    "FILE_SHARE_NAME",
-    "ACA_JOB_NAME",
-    "COMMANDS",
-)
-INFERENCE_KEYS = (
-    "SUBSCRIPTION_ID",
-    "RESOURCE_GROUP_NAME",
-    "STORAGE_ACCOUNT_NAME",
-    "FILE_SHARE_NAME",
-    "ACA_APP_NAME",
-    "ACA_APP_ENDPOINT",
-)
 
 
 class Project:

@@ -13,6 +13,7 @@ import sys
 import argparse
 from importlib import import_module
 
+from core.project_files import TARGETS
 from tui import _interrupted_at_startup
 
 EPILOG = """\
@@ -32,7 +33,7 @@ def _globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
     g.add_argument("--project", metavar="DIR", default=d(None), help="the project folder (default: current directory)")
     g.add_argument("--non-interactive", action="store_true", default=d(False), help="never prompt; missing input is an error (exit 2)")
     g.add_argument("--json", action="store_true", default=d(False), help="one JSON document on stdout; progress on stderr")
-    g.add_argument("--target", choices=["azure", "local"], default=d(None), help="backend: azure or local (default: the project's TARGET)")
+    g.add_argument("--target", choices=list(TARGETS), default=d(None), help="backend: azure or local (default: the project's TARGET)")
 
 
 def _add_args(parser: argparse.ArgumentParser, args) -> None:

@@ -13,7 +13,7 @@ import secrets as _random
 import shlex
 import threading
 from pathlib import Path
-from typing import Iterator, Optional, TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from core.errors import InputError, OperationFailed
 from core.events import EventSink, Info, StepFinished, StepStarted, ignore

@@ -6,10 +6,10 @@ Names are the env var names the values are exposed as (Azure's rule: HF_TOKEN st
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
+from core.jsonio import write_json
 from core.errors import InputError, OperationFailed
 from infra.redact import MIN_LENGTH
 from infra.secret_rules import check_name, check_value
@@ -44,21 +44,8 @@ class SecretStore:
         return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        # Created 0600 from the first byte (no window where another user could read it).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except FileNotFoundError:
-                pass
-            raise
+        # mkstemp creates the temporary file 0600 from the first byte: no window where another user reads it
+        write_json(self.path, data, mode=0o600)
 
     def set(self, name: str, value: str, *, inference: bool = False) -> None:
         validate_name(name)

@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +25,8 @@ from typing import Optional
 if __package__ in (None, ""):  # run by path: make `infra` importable (repo root = two folders up)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from infra.redact import Redactor  # noqa: E402 - after the path fix above
+from core.jsonio import write_json  # noqa: E402 - after the path fix above
+from infra.redact import Redactor  # noqa: E402
 
 SPEC = "spec.json"
 STATUS = "status.json"
@@ -52,18 +52,7 @@ def read_status(run_dir: Path) -> dict:
 
 def write_status(run_dir: Path, data: dict) -> None:
     """Atomic replace: readers never see half a file."""
-    run_dir = Path(run_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".status.", dir=run_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, run_dir / STATUS)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_json(Path(run_dir) / STATUS, data)
 
 
 def update_status(run_dir: Path, **values) -> dict:

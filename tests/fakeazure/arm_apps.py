@@ -8,16 +8,17 @@ import copy
 import json
 import re
 
-from . import auth, util
-from .arm_common import (RG, SUB, body_or_400, get_or_404, list_handlers, lro_delete, merge_patch, page, require_rg, rid, write_guard)
-from .arm_template import bad, check_name, check_profile, check_template, merge_secrets, resolve_env, secrets_out
+from . import util
+from .arm_common import page, require_rg
+from .arm_template import bad
+from .arm_workload import Kind, Workload, begin, secrets_and_template
 from .router import ArmError, Request, Response
 from .simulator import Revision
 from .state import Resource
 
-NS = "Microsoft.App"
-T_APP = "Microsoft.App/containerApps"
-APP = RG + r"/providers/Microsoft\.App/containerApps/(?P<app>[^/]+)"
+APPS = Kind("Microsoft.App/containerApps", "containerApps", "app", "containerapp", "/getAuthtoken")
+T_APP = APPS.type_
+APP = APPS.pattern
 REV = APP + r"/revisions/(?P<rev>[^/]+)"
 SUFFIX_RX = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]*[a-z0-9]$|^[a-z0-9]$")
 
@@ -28,33 +29,20 @@ def _template_key(t: dict) -> str:
 
 
 def register(router, fake):
-    state, lro, sim = fake.state, fake.lro, fake.apps
-
-    def app_id(req):
-        return rid(req.params["sub"], require_rg(state, req), NS, "containerApps", req.params["app"])
+    state, sim = fake.state, fake.apps
 
     def revisions(r) -> dict:
         return state.revisions.setdefault(r.id.lower(), {})
 
-    def build(req, body: dict, existing=None) -> tuple[dict, dict, dict]:
-        props = copy.deepcopy(body.get("properties") or {})
-        location = body.get("location") or (existing.body["location"] if existing else None)
-        if not location:
-            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-        env = resolve_env(state, props, location)
-        profile_type = check_profile(env, props)
-        cfg = props.get("configuration") or {}
-        secrets = merge_secrets(cfg.get("secrets") if "secrets" in cfg else None,
-                                existing.private.get("secrets", {}) if existing else {})
-        template = check_template(env, props.get("template"), secrets, kind="app")
+    def check_suffix(template: dict) -> None:
         sfx = template.get("revisionSuffix")
         if sfx and not SUFFIX_RX.match(sfx):
             raise bad(f"Invalid revisionSuffix '{sfx}'. It must consist of lower case alphanumeric characters or '-', "
                       "start and end with an alphanumeric character and cannot have '--'.", "ContainerAppInvalidRevisionSuffix")
-        if secrets:
-            cfg["secrets"] = secrets_out(secrets)
-        else:
-            cfg.pop("secrets", None)
+
+    def build(req, body: dict, existing=None) -> tuple[dict, dict, dict]:
+        props, env, profile_type, cfg = begin(state, body, existing)
+        secrets, template = secrets_and_template(env, props, cfg, existing, "app", check=check_suffix)
         cfg.setdefault("activeRevisionsMode", "Single")
         name = req.params["app"]
         domain = env.body["properties"]["defaultDomain"]
@@ -75,13 +63,8 @@ def register(router, fake):
         props["eventStreamEndpoint"] = f"{req.base_url}/subscriptions/{sub}/resourceGroups/{rg}/containerApps/{name}/eventstream"
         props["outboundIpAddresses"] = [env.body["properties"]["staticIp"]]
         props["customDomainVerificationId"] = "0" * 8 + util.rand_lower(56).upper()
-        out = {"name": name, "type": T_APP, "id": app_id(req), "location": env.body["location"], "properties": props}
-        if body.get("identity"):
-            out["identity"] = fake.identity_out(body["identity"])
-        if body.get("tags"):
-            out["tags"] = body["tags"]
-        private = dict(existing.private) if existing else {}
-        private.update({"secrets": secrets, "profile_type": profile_type, "domain": domain, "env_id": env.id})
+        out, private = apps.envelope(req, body, env, props, existing, secrets=secrets, profile_type=profile_type,
+                                     domain=domain, env_id=env.id)
         return out, private, template
 
     def roll(req, res: Resource, template: dict, existing: bool) -> None:
@@ -130,74 +113,22 @@ def register(router, fake):
         cur = revs.get((latest or "").lower())
         p["runningStatus"] = "Running" if cur and cur.ready else ("Running" if cur and cur.failed else "Progressing")
 
-    def put_app(req: Request):
-        write_guard(state, req, NS)
-        check_name(req.params["app"], "app")
-        body = body_or_400(req)
-        aid = app_id(req)
-        existing = state.resource(aid)
-        out, private, template = build(req, body, existing)
-        res = existing or Resource(aid, T_APP, {}, {})
+    def install(req, res: Resource, out: dict, private: dict, template: dict, existing: bool) -> None:
+        """The new body in place, with a new revision when the template changed; when the revision
+        is refused the resource keeps its old body."""
         old = (copy.deepcopy(res.body), dict(res.private)) if existing else None
         res.body, res.private = out, private
         if old:
             res.private["latest"] = old[1].get("latest")
         try:
-            roll(req, res, template, existing is not None)
+            roll(req, res, template, existing)
         except ArmError:
             if old:
                 res.body, res.private = old
             raise
-        out["properties"]["provisioningState"] = "InProgress"
-        state.resources[aid.lower()] = res
-        sync_status(res)
 
-        def ok():
-            res.body["properties"]["provisioningState"] = "Succeeded"
-
-        def failed():
-            res.body["properties"]["provisioningState"] = "Failed"
-
-        op = lro.start(req, "async", resource_id=aid, on_success=ok, on_failure=failed)
-        return Response.json(200 if existing else 201, res.body, lro.headers(req, op, NS, out["location"], "containerapp"))
-
-    def visible(req):
-        r = get_or_404(state, req, app_id(req), T_APP, req.params["app"])
-        lro.settle(r.id)
-        sync_status(r)
-        return r
-
-    def get_app(req: Request):
-        return Response.json(200, visible(req).body)
-
-    def patch_app(req: Request):
-        write_guard(state, req, NS)
-        r = visible(req)
-        patch = body_or_400(req)
-        current = {"location": r.body["location"], "properties": copy.deepcopy(r.body["properties"])}
-        current["properties"].get("configuration", {}).pop("secrets", None)
-        for k in ("tags", "identity"):
-            if r.body.get(k):
-                current[k] = r.body[k]
-        merged = merge_patch(current, patch)
-        old = (copy.deepcopy(r.body), dict(r.private))
-        out, private, template = build(req, merged, r)
-        r.body, r.private = out, private
-        r.private["latest"] = old[1].get("latest")
-        try:
-            roll(req, r, template, True)
-        except ArmError:
-            r.body, r.private = old
-            raise
-        out["properties"]["provisioningState"] = "Succeeded"
-        sync_status(r)
-        op = lro.start(req, "location", resource_id=r.id, final=lambda: (200, copy.deepcopy(r.body)))
-        return Response.empty(202, lro.headers(req, op, NS, out["location"], "containerapp"))
-
-    def delete_app(req: Request):
-        return lro_delete(fake, state, lro, req, app_id(req), deleting="Deleting", namespace=NS, kind="containerapp")
-
-    list_apps_rg, list_apps_sub = list_handlers(state, T_APP)
+    apps = Workload(fake, APPS, build, install, sync_status)
+    visible = apps.visible
 
     # -- revisions / replicas -------------------------------------------------------------------------
     def revision_body(r: Resource, rev: Revision) -> dict:
@@ -277,22 +208,7 @@ def register(router, fake):
                                                             "Microsoft.App/containerApps/revisions/replicas"))
         raise ArmError(404, "ContainerAppReplicaNotFound", f"Replica '{req.params['replica']}' was not found.")
 
-    def app_token(req: Request):
-        r = visible(req)
-        token, expires = auth.issue_resource_token(state, r.id)
-        return Response.json(200, {"name": r.body["name"], "type": "Microsoft.App/containerApps/accesstoken", "id": r.id,
-                                   "location": r.body["location"], "properties": {"token": token, "expires": expires}})
-
-    def list_secrets(req: Request):
-        r = visible(req)
-        return Response.json(200, {"value": [copy.deepcopy(s) for s in r.private.get("secrets", {}).values()]})
-
-    router.add("PUT", APP, put_app)
-    router.add("GET", APP, get_app)
-    router.add("PATCH", APP, patch_app)
-    router.add("DELETE", APP, delete_app)
-    router.add("GET", RG + r"/providers/Microsoft\.App/containerApps", list_apps_rg)
-    router.add("GET", SUB + r"/providers/Microsoft\.App/containerApps", list_apps_sub)
+    apps.add_routes(router)
     router.add("GET", APP + r"/revisions", list_revisions)
     router.add("GET", REV, get_revision)
     router.add("POST", REV + r"/restart", restart_revision)
@@ -300,5 +216,3 @@ def register(router, fake):
     router.add("POST", REV + r"/deactivate", set_active(False))
     router.add("GET", REV + r"/replicas", list_replicas)
     router.add("GET", REV + r"/replicas/(?P<replica>[^/]+)", get_replica)
-    router.add("POST", APP + r"/getAuthtoken", app_token)
-    router.add("POST", APP + r"/listSecrets", list_secrets)

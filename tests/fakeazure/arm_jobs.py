@@ -6,16 +6,16 @@ from __future__ import annotations
 import copy
 import re
 
-from . import auth, util
-from .arm_common import (RG, SUB, body_or_400, get_or_404, list_handlers, lro_delete, merge_patch, page, require_rg, rid, write_guard)
-from .arm_template import bad, check_name, check_profile, check_template, container_env, merge_secrets, resolve_env, secrets_out
+from . import util
+from .arm_common import body_or_400, page, require_rg
+from .arm_template import bad, check_template, container_env
+from .arm_workload import Kind, Workload, begin, secrets_and_template
 from .router import ArmError, Request, Response
 from .simulator import Execution
-from .state import Resource
 
-NS = "Microsoft.App"
-T_JOB = "Microsoft.App/jobs"
-JOB = RG + r"/providers/Microsoft\.App/jobs/(?P<job>[^/]+)"
+JOBS = Kind("Microsoft.App/jobs", "jobs", "job", "containerappsjob", "/getAuthToken")
+T_JOB = JOBS.type_
+JOB = JOBS.pattern
 EXEC = JOB + r"/executions/(?P<exec>[^/]+)"
 
 
@@ -56,19 +56,10 @@ def exec_template(t: dict) -> dict:
 
 
 def register(router, fake):
-    state, lro, sim = fake.state, fake.lro, fake.jobs
+    state, sim = fake.state, fake.jobs
 
-    def job_id(req):
-        return rid(req.params["sub"], require_rg(state, req), NS, "jobs", req.params["job"])
-
-    def build(req, body: dict, existing=None) -> tuple[dict, dict]:
-        props = copy.deepcopy(body.get("properties") or {})
-        location = body.get("location") or (existing.body["location"] if existing else None)
-        if not location:
-            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-        env = resolve_env(state, props, location)
-        profile_type = check_profile(env, props)
-        cfg = props.get("configuration") or {}
+    def build(req, body: dict, existing=None) -> tuple[dict, dict, dict]:
+        props, env, profile_type, cfg = begin(state, body, existing)
         trig = cfg.get("triggerType")
         if trig not in ("Manual", "Schedule", "Event"):
             raise bad("Property 'configuration.triggerType' is required and must be one of Manual, Schedule, Event.",
@@ -84,13 +75,7 @@ def register(router, fake):
         if trig == "Schedule" and not (cfg.get("scheduleTriggerConfig") or {}).get("cronExpression"):
             raise bad("Property 'configuration.scheduleTriggerConfig.cronExpression' is required for Schedule jobs.")
         cfg.setdefault("replicaRetryLimit", 0)
-        secrets = merge_secrets(cfg.get("secrets") if "secrets" in cfg else None,
-                                existing.private.get("secrets", {}) if existing else {})
-        template = check_template(env, props.get("template"), secrets, kind="job")
-        if secrets:
-            cfg["secrets"] = secrets_out(secrets)
-        else:
-            cfg.pop("secrets", None)
+        secrets, template = secrets_and_template(env, props, cfg, existing, "job")
         props["configuration"] = cfg
         props["template"] = template
         props["environmentId"] = env.id
@@ -98,65 +83,11 @@ def register(router, fake):
         props["eventStreamEndpoint"] = f"{req.base_url}/subscriptions/{sub}/resourceGroups/{rg}/jobs/{name}/eventstream"
         props["runningState"] = "Ready"
         props.setdefault("outboundIpAddresses", [env.body["properties"]["staticIp"]])
-        out = {"name": name, "type": T_JOB, "id": job_id(req), "location": env.body["location"], "properties": props}
-        if body.get("identity"):
-            out["identity"] = fake.identity_out(body["identity"])
-        if body.get("tags"):
-            out["tags"] = body["tags"]
-        private = dict(existing.private) if existing else {}
-        private.update({"secrets": secrets, "profile_type": profile_type})
-        return out, private
+        out, private = jobs.envelope(req, body, env, props, existing, secrets=secrets, profile_type=profile_type)
+        return out, private, template
 
-    def put_job(req: Request):
-        write_guard(state, req, NS)
-        check_name(req.params["job"], "job")
-        body = body_or_400(req)
-        jid = job_id(req)
-        existing = state.resource(jid)
-        out, private = build(req, body, existing)
-        res = existing or Resource(jid, T_JOB, {}, {})
-        res.body, res.private = out, private
-        out["properties"]["provisioningState"] = "InProgress"
-        state.resources[jid.lower()] = res
-
-        def ok():
-            res.body["properties"]["provisioningState"] = "Succeeded"
-
-        def failed():
-            res.body["properties"]["provisioningState"] = "Failed"
-
-        op = lro.start(req, "async", resource_id=jid, on_success=ok, on_failure=failed)
-        return Response.json(200 if existing else 201, res.body, lro.headers(req, op, NS, out["location"], "containerappsjob"))
-
-    def visible(req):
-        r = get_or_404(state, req, job_id(req), T_JOB, req.params["job"])
-        lro.settle(r.id)
-        return r
-
-    def get_job(req: Request):
-        return Response.json(200, visible(req).body)
-
-    def patch_job(req: Request):
-        write_guard(state, req, NS)
-        r = visible(req)
-        patch = body_or_400(req)
-        current = {"location": r.body["location"], "properties": copy.deepcopy(r.body["properties"])}
-        # secrets come back without values: a patch without 'secrets' keeps the stored ones
-        current["properties"].get("configuration", {}).pop("secrets", None)
-        for k in ("tags", "identity"):
-            if r.body.get(k):
-                current[k] = r.body[k]
-        merged = merge_patch(current, patch)
-        out, private = build(req, merged, r)
-        r.body, r.private = out, private
-        out["properties"]["provisioningState"] = "Succeeded"
-        op = lro.start(req, "location", resource_id=r.id, final=lambda: (200, copy.deepcopy(r.body)))
-        return Response.empty(202, lro.headers(req, op, NS, out["location"], "containerappsjob"))
-
-    def delete_job(req: Request):
-        return lro_delete(fake, state, lro, req, job_id(req), deleting="Deleting", namespace=NS, kind="containerappsjob")
-
-    list_jobs_rg, list_jobs_sub = list_handlers(state, T_JOB)
+    jobs = Workload(fake, JOBS, build)
+    visible = jobs.visible
 
     # -- executions ---------------------------------------------------------------------------------
     def start(req: Request):
@@ -241,22 +172,7 @@ def register(router, fake):
                                                                rep, f"{base}/replicas/{rep.name}", "Microsoft.App/jobs/executions/replicas")
                                              for rep in ex.replicas]})
 
-    def list_secrets(req: Request):
-        r = visible(req)
-        return Response.json(200, {"value": [copy.deepcopy(s) for s in r.private.get("secrets", {}).values()]})
-
-    def job_token(req: Request):
-        r = visible(req)
-        token, expires = auth.issue_resource_token(state, r.id)
-        return Response.json(200, {"name": r.body["name"], "type": "Microsoft.App/jobs/accesstoken", "id": r.id,
-                                   "location": r.body["location"], "properties": {"token": token, "expires": expires}})
-
-    router.add("PUT", JOB, put_job)
-    router.add("GET", JOB, get_job)
-    router.add("PATCH", JOB, patch_job)
-    router.add("DELETE", JOB, delete_job)
-    router.add("GET", RG + r"/providers/Microsoft\.App/jobs", list_jobs_rg)
-    router.add("GET", SUB + r"/providers/Microsoft\.App/jobs", list_jobs_sub)
+    jobs.add_routes(router)
     router.add("POST", JOB + r"/start", start)
     router.add("GET", JOB + r"/executions", list_execs)
     router.add("GET", EXEC, get_exec)
@@ -264,5 +180,3 @@ def register(router, fake):
     router.add("POST", JOB + r"/stop/(?P<exec>[^/]+)", stop_exec)
     router.add("POST", JOB + r"/stop", stop_all)
     router.add("GET", EXEC + r"/replicas", replicas)
-    router.add("POST", JOB + r"/listSecrets", list_secrets)
-    router.add("POST", JOB + r"/getAuthToken", job_token)

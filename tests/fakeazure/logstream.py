@@ -17,6 +17,9 @@ JOB_EV = BASE + r"/jobs/(?P<job>[^/]+)/eventstream"
 EXEC_EV = BASE + r"/jobs/(?P<job>[^/]+)/executions/(?P<exec>[^/]+)/eventstream"
 ENV_EV = BASE + r"/managedEnvironments/(?P<env>[^/]+)/eventstream"
 MAX_TAIL = 300
+# the owners of streams: resource type, the 404 code, and how the 404 names the owner
+_OWNERS = {"job": ("Microsoft.App/jobs", "JobNotFound", "Job"),
+           "app": ("Microsoft.App/containerApps", "ContainerAppNotFound", "Container app")}
 
 
 def _err(status: int, code: str, message: str) -> Response:
@@ -112,44 +115,47 @@ def register(router, fake):
             return rec.text.encode() + b"\n"
         return fmt
 
-    def job_resource(req):
+    def gate(req: Request, p: _Params, *scopes: str) -> Optional[Response]:
+        """The checks after the owner is found, in the service's order: the token is for one of
+        `scopes`, then the query is valid. None when the request may go on."""
+        if not authorized(req, *scopes):
+            return unauthorized()
+        return p.error
 
-        for r in state.resources.values():
-            if r.type == "Microsoft.App/jobs" and r.body["name"].lower() == req.params["job"].lower() \
-                    and r.id.lower().startswith(f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()):
-                return r
-        return None
+    def owner(req: Request, p: _Params, kind: str):
+        """The job or container app (`kind` "job" or "app") a stream request names, and the error
+        the service answers with instead (not found, token not for it or its environment, bad
+        query), or None."""
+        rtype, code, label = _OWNERS[kind]
+        prefix = f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()
+        res = next((r for r in state.resources.values()
+                    if r.type == rtype and r.body["name"].lower() == req.params[kind].lower()
+                    and r.id.lower().startswith(prefix)), None)
+        if res is None:
+            return None, _err(404, code, f"{label} '{req.params[kind]}' was not found.")
+        return res, gate(req, p, res.id, res.body["properties"].get("environmentId"))
 
-    def app_resource(req):
-        for r in state.resources.values():
-            if r.type == "Microsoft.App/containerApps" and r.body["name"].lower() == req.params["app"].lower() \
-                    and r.id.lower().startswith(f"/subscriptions/{req.params['sub']}/resourcegroups/{req.params['rg']}/".lower()):
-                return r
-        return None
+    def execution(req: Request, job):
+        """The execution of `job` the request names, or None and the 404 the service answers with."""
+        ex = next((e for e in state.executions.get(job.id.lower(), []) if e.name.lower() == req.params["exec"].lower()), None)
+        if ex is None:
+            return None, _err(404, "JobExecutionNotFound", f"Job execution '{req.params['exec']}' was not found.")
+        return ex, None
 
     def job_logstream(req: Request):
         p = _Params(req)
-        job = job_resource(req)
-        if job is None:
-            return _err(404, "JobNotFound", f"Job '{req.params['job']}' was not found.")
-        if not authorized(req, job.id, job.body["properties"].get("environmentId")):
-            return unauthorized()
-        if p.error:
-            return p.error
-        ex = next((e for e in state.executions.get(job.id.lower(), []) if e.name.lower() == req.params["exec"].lower()), None)
-        if ex is None:
-            return _err(404, "JobExecutionNotFound", f"Job execution '{req.params['exec']}' was not found.")
+        job, err = owner(req, p, "job")
+        if err is None:
+            ex, err = execution(req, job)
+        if err is not None:
+            return err
         return replica_console(req, p, ex.replicas, "Execution", ex.name)
 
     def app_logstream(req: Request):
         p = _Params(req)
-        app = app_resource(req)
-        if app is None:
-            return _err(404, "ContainerAppNotFound", f"Container app '{req.params['app']}' was not found.")
-        if not authorized(req, app.id, app.body["properties"].get("environmentId")):
-            return unauthorized()
-        if p.error:
-            return p.error
+        app, err = owner(req, p, "app")
+        if err is not None:
+            return err
         rev = state.revisions.get(app.id.lower(), {}).get(req.params["rev"].lower())
         if rev is None:
             return _err(404, "RevisionNotFound", f"Revision '{req.params['rev']}' was not found.")
@@ -180,40 +186,33 @@ def register(router, fake):
             return f"{doc['TimeStamp']} {ev['type']} {ev['reason']} {ev['msg']}".encode() + b"\n"
         return fmt
 
+    def by_time(evs) -> list:
+        return sorted(evs, key=lambda e: e["ts"])
+
     def app_events(req: Request):
         p = _Params(req)
-        app = app_resource(req)
-        if app is None:
-            return _err(404, "ContainerAppNotFound", f"Container app '{req.params['app']}' was not found.")
-        if not authorized(req, app.id, app.body["properties"].get("environmentId")):
-            return unauthorized()
-        if p.error:
-            return p.error
+        app, err = owner(req, p, "app")
+        if err is not None:
+            return err
 
         def records():
-            evs = [e for rev in state.revisions.get(app.id.lower(), {}).values() for e in rev.events]
-            return sorted(evs, key=lambda e: e["ts"])
+            return by_time(e for rev in state.revisions.get(app.id.lower(), {}).values() for e in rev.events)
 
         return stream(req, records, lambda: state.resource(app.id) is None, event_fmt(p), p, [])
 
     def job_events(req: Request):
         p = _Params(req)
-        job = job_resource(req)
-        if job is None:
-            return _err(404, "JobNotFound", f"Job '{req.params['job']}' was not found.")
-        if not authorized(req, job.id, job.body["properties"].get("environmentId")):
-            return unauthorized()
-        if p.error:
-            return p.error
-        execs = state.executions.get(job.id.lower(), [])
+        job, err = owner(req, p, "job")
+        if err is not None:
+            return err
         if req.params.get("exec"):
-            ex = next((e for e in execs if e.name.lower() == req.params["exec"].lower()), None)
-            if ex is None:
-                return _err(404, "JobExecutionNotFound", f"Job execution '{req.params['exec']}' was not found.")
+            ex, err = execution(req, job)
+            if err is not None:
+                return err
             return stream(req, lambda: ex.events, lambda: ex.finished, event_fmt(p), p, [])
 
         def records():
-            return sorted((e for x in state.executions.get(job.id.lower(), []) for e in x.events), key=lambda e: e["ts"])
+            return by_time(e for x in state.executions.get(job.id.lower(), []) for e in x.events)
 
         return stream(req, records, lambda: state.resource(job.id) is None, event_fmt(p), p, [])
 
@@ -223,10 +222,9 @@ def register(router, fake):
         env = state.resource(env_id)
         if env is None:
             return _err(404, "ManagedEnvironmentNotFound", f"Managed environment '{req.params['env']}' was not found.")
-        if not authorized(req, env.id):
-            return unauthorized()
-        if p.error:
-            return p.error
+        err = gate(req, p, env.id)
+        if err is not None:
+            return err
 
         def records():
             evs = []
@@ -234,7 +232,7 @@ def register(router, fake):
                 evs += [e for ex in x if ex.env_id.lower() == env.id.lower() for e in ex.events]
             for revs in state.revisions.values():
                 evs += [e for rev in revs.values() if rev.env_id.lower() == env.id.lower() for e in rev.events]
-            return sorted(evs, key=lambda e: e["ts"])
+            return by_time(evs)
 
         return stream(req, records, lambda: state.resource(env.id) is None, event_fmt(p), p, [])
 

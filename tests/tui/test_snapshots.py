@@ -27,89 +27,117 @@ async def settle(pilot, delay: float = 0.2) -> None:
     await pilot.pause()
 
 
+def settled(*steps):
+    """A run_before: each step, then settle. A step is None (settle only), a coroutine function of
+    the pilot, or a tuple of them run back to back; a step's ``delay`` attribute is settle's delay."""
+
+    async def run_before(pilot):
+        for step in steps:
+            for part in step if isinstance(step, tuple) else (step,):
+                if part is not None:
+                    await part(pilot)
+            await settle(pilot, getattr(step, "delay", 0.2))
+
+    return run_before
+
+
+def action(name: str, delay: float = 0.2, *, on_screen: bool = False):
+    async def step(pilot):
+        await (pilot.app.screen if on_screen else pilot.app).run_action(name)
+
+    step.delay = delay
+    return step
+
+
+def press(*keys: str):
+    async def step(pilot):
+        await pilot.press(*keys)
+
+    return step
+
+
+def pause(delay=None):
+    async def step(pilot):
+        await pilot.pause(delay)
+
+    return step
+
+
+def push(screen_factory):
+    async def step(pilot):
+        await pilot.app.push_screen(screen_factory())
+
+    return step
+
+
+@pytest.fixture
+def snap(snap_compare, size):
+    """snap(app, *steps): the snapshot of `app` at this test's size after ``settled(*steps)``."""
+
+    def take(app, *steps) -> bool:
+        return snap_compare(app, terminal_size=size, run_before=settled(*steps))
+
+    return take
+
+
 class TestHome:
-    def test_home_with_recent_projects(self, snap_compare, demo_project, size):
+    def test_home_with_recent_projects(self, snap, demo_project):
         from tui.app import FtStudioApp
         from tui.screens import recent
 
         recent.remember(demo_project.root)
-        assert snap_compare(FtStudioApp(), terminal_size=size, run_before=settle)
+        assert snap(FtStudioApp(), None)
 
-    def test_open_folder_dialog_says_why_not(self, snap_compare, home, size):
+    def test_open_folder_dialog_says_why_not(self, snap, home):
         from tui.app import FtStudioApp
 
-        async def run_before(pilot):
-            await pilot.app.run_action("open_folder")
-            await pilot.pause()
-            await pilot.press(*"~/nowhere", "enter")
-            await settle(pilot)
-
-        assert snap_compare(FtStudioApp(), terminal_size=size, run_before=run_before)
+        assert snap(FtStudioApp(), (action("open_folder"), pause(), press(*"~/nowhere", "enter")))
 
 
 class TestCatalog:
-    def test_catalog(self, snap_compare, size):
+    def test_catalog(self, snap):
         from tui.app import FtStudioApp
         from tui.screens.catalog import CatalogScreen
 
-        async def run_before(pilot):
-            await pilot.app.push_screen(CatalogScreen(models=MODELS))
-            await settle(pilot)
+        assert snap(FtStudioApp(), push(lambda: CatalogScreen(models=MODELS)))
 
-        assert snap_compare(FtStudioApp(), terminal_size=size, run_before=run_before)
-
-    def test_catalog_search_gated(self, snap_compare, size):
+    def test_catalog_search_gated(self, snap):
         from tui.app import FtStudioApp
         from tui.screens.catalog import CatalogScreen
 
-        async def run_before(pilot):
-            await pilot.app.push_screen(CatalogScreen(models=MODELS))
-            await pilot.app.screen.run_action("search")
-            await pilot.press(*"llama")
-            await settle(pilot)
-
-        assert snap_compare(FtStudioApp(), terminal_size=size, run_before=run_before)
+        assert snap(FtStudioApp(), (push(lambda: CatalogScreen(models=MODELS)), action("search", on_screen=True), press(*"llama")))
 
 
 class TestConfigure:
-    def test_configure_defaults(self, snap_compare, home, size):
-        from tui.app import FtStudioApp
+    def _open(self, home):
         from tui.screens.configure import ConfigureScreen
 
-        async def run_before(pilot):
-            await pilot.app.push_screen(ConfigureScreen(MODEL, location=home / "projects"))
-            await settle(pilot)
+        return push(lambda: ConfigureScreen(MODEL, location=home / "projects"))
 
-        assert snap_compare(FtStudioApp(), terminal_size=size, run_before=run_before)
+    def test_configure_defaults(self, snap, home):
+        from tui.app import FtStudioApp
 
-    def test_configure_inline_errors(self, snap_compare, home, size):
+        assert snap(FtStudioApp(), self._open(home))
+
+    def test_configure_inline_errors(self, snap, home):
         from textual.widgets import Input
 
         from tui.app import FtStudioApp
-        from tui.screens.configure import ConfigureScreen
 
-        async def run_before(pilot):
-            await pilot.app.push_screen(ConfigureScreen(MODEL, location=home / "projects"))
-            await settle(pilot)
+        async def type_bad_values(pilot):
             screen = pilot.app.screen
             screen.query_one("#f-lora_r", Input).value = "0"
             screen.query_one("#f-learning_rate", Input).value = "fast"
-            await settle(pilot)
 
-        assert snap_compare(FtStudioApp(), terminal_size=size, run_before=run_before)
+        assert snap(FtStudioApp(), self._open(home), type_bad_values)
 
 
 class TestDashboard:
-    def test_dashboard(self, snap_compare, fixed_app, size):
-        assert snap_compare(fixed_app, terminal_size=size, run_before=settle)
+    def test_dashboard(self, snap, fixed_app):
+        assert snap(fixed_app, None)
 
-    def test_dashboard_after_deploy(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.app.run_action("deploy")
-            await settle(pilot)
-
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
+    def test_dashboard_after_deploy(self, snap, fixed_app):
+        assert snap(fixed_app, None, action("deploy"))
 
 
 class TestProvision:
@@ -118,103 +146,42 @@ class TestProvision:
 
         return ProvisionScreen(kind, directory_factory=FixedDirectory)
 
-    def test_subscription_page(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await pilot.app.push_screen(self._open())
-            await settle(pilot)
+    # the pages: subscription, resource group (rg-demo, saved), location, preview
+    def test_subscription_page(self, snap, fixed_app):
+        assert snap(fixed_app, push(self._open))
 
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
+    def test_location_page(self, snap, fixed_app):
+        assert snap(fixed_app, push(self._open), *[press("enter")] * 2)
 
-    def test_location_page(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await pilot.app.push_screen(self._open())
-            await settle(pilot)
-            await pilot.press("enter")  # subscription
-            await settle(pilot)
-            await pilot.press("enter")  # resource group (rg-demo, saved)
-            await settle(pilot)
+    def test_preview_page(self, snap, fixed_app):
+        assert snap(fixed_app, push(self._open), *[press("enter")] * 3)
 
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
-
-    def test_preview_page(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await pilot.app.push_screen(self._open())
-            await settle(pilot)
-            for _ in range(3):
-                await pilot.press("enter")
-                await settle(pilot)
-
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
-
-    def test_apply_failure_shows_the_fix(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await pilot.app.push_screen(self._open())
-            await settle(pilot)
-            for _ in range(3):
-                await pilot.press("enter")
-                await settle(pilot)
+    def test_apply_failure_shows_the_fix(self, snap, fixed_app):
+        async def apply(pilot):
             await pilot.click("#apply-button")
-            await settle(pilot)
 
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
+        assert snap(fixed_app, push(self._open), *[press("enter")] * 3, apply)
 
 
 class TestLogs:
-    def test_logs_streamed_to_the_end(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.app.run_action("logs")
-            await settle(pilot, 0.3)
+    def test_logs_streamed_to_the_end(self, snap, fixed_app):
+        assert snap(fixed_app, None, action("logs", 0.3))
 
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
-
-    def test_logs_find(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.app.run_action("logs")
-            await settle(pilot, 0.3)
-            await pilot.press("slash", *"step': 50", "enter")
-            await settle(pilot)
-
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
+    def test_logs_find(self, snap, fixed_app):
+        assert snap(fixed_app, None, action("logs", 0.3), press("slash", *"step': 50", "enter"))
 
 
 class TestSecrets:
-    def test_secrets_list(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.app.run_action("secrets")
-            await settle(pilot)
+    def test_secrets_list(self, snap, fixed_app):
+        assert snap(fixed_app, None, action("secrets"))
 
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
-
-    def test_add_secret_is_masked(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.app.run_action("add_secret")
-            await settle(pilot)
-            await pilot.press(*"HF_TOKEN", "enter", *"hf_secretvalue")
-            await settle(pilot)
-
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
+    def test_add_secret_is_masked(self, snap, fixed_app):
+        assert snap(fixed_app, None, action("add_secret"), press(*"HF_TOKEN", "enter", *"hf_secretvalue"))
 
 
 class TestHelpAndPalette:
-    def test_help(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.press("f1")
-            await settle(pilot)
+    def test_help(self, snap, fixed_app):
+        assert snap(fixed_app, None, press("f1"))
 
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
-
-    def test_palette_offers_project_commands(self, snap_compare, fixed_app, size):
-        async def run_before(pilot):
-            await settle(pilot)
-            await pilot.press("ctrl+p")
-            await pilot.pause(0.2)
-            await pilot.press(*"logs")
-            await pilot.pause(0.5)
-            await settle(pilot)
-
-        assert snap_compare(fixed_app, terminal_size=size, run_before=run_before)
+    def test_palette_offers_project_commands(self, snap, fixed_app):
+        assert snap(fixed_app, None, (press("ctrl+p"), pause(0.2), press(*"logs"), pause(0.5)))

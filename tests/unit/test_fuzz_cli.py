@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -71,7 +72,8 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
         code = exit_.code
     out, err = capsys.readouterr()
     assert code in (0, 1, 2), (argv, code, err)
-    errors = [ln for ln in err.splitlines() if ln.startswith(("error:", "ftstudio: error:"))]
+    # ours ("error: ...") or argparse's usage error ("ftstudio new: error: ...", after its usage lines)
+    errors = [ln for ln in err.splitlines() if re.match(r"(ftstudio( [a-z]+)*: )?error: ", ln)]
     assert len(errors) <= 1 and "Traceback" not in err, err
     if code:
         assert len(errors) == 1, err

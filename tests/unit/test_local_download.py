@@ -3,34 +3,19 @@ the share's as it was read, temp names never clobber a file of the share, and an
 in the way, a full disk) is one line with the contract's exit code and nothing half-written."""
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
+
+from tests.oserrors import disk_full_after
 
 from core.errors import InputError, OperationFailed
 from infra.local import share as local_share
 from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout
 from test_local_support import cli, local_python, new_project  # noqa: F401 - fixtures
-
-
-@contextlib.contextmanager
-def _disk_full_after(limit: int):
-    """Writes past ``limit`` bytes of a file fail as on a full disk (EFBIG from RLIMIT_FSIZE, this
-    process only)."""
-    resource = pytest.importorskip("resource")
-    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous)
 
 
 @pytest.fixture
@@ -75,7 +60,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_file(run_share, tmp_path):
     payload = os.urandom(3 * 1024 * 1024)
     (out / "adapter.bin").write_bytes(payload)
     dest = tmp_path / "got" / "r1"
-    with _disk_full_after(1024 * 1024), pytest.raises(OperationFailed) as err:
+    with disk_full_after(1024 * 1024), pytest.raises(OperationFailed) as err:
         backend.download("outputs/r1", tmp_path / "got")
     line = err.value.one_line()
     assert "outputs/r1/adapter.bin" in line and str(dest / "adapter.bin") in line and "\n" not in line

@@ -2,13 +2,13 @@
 recursion, progress, resume of partial files, verification."""
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
 import time
 
 import pytest
+
+from tests.oserrors import disk_full_after
 
 from infra.azure.download import PART
 from infra.azure.fileshare import open_share
@@ -31,21 +31,6 @@ def _run_to_end(fake, backend, **script):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     return ex
-
-
-@contextlib.contextmanager
-def _disk_full_after(limit: int):
-    """Writes past ``limit`` bytes of a file fail as on a full disk (EFBIG from RLIMIT_FSIZE, this
-    process only): a real OS error in the middle of a download."""
-    resource = pytest.importorskip("resource")
-    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous)
 
 
 @pytest.fixture
@@ -156,7 +141,7 @@ def test_interrupted_download_resumes_with_a_ranged_read(ft_azure, project, tmp_
     remote = f"outputs/{ex.run_id}/adapter_model.safetensors"
     dest = tmp_path / "got" / ex.run_id
     part = dest / ("adapter_model.safetensors" + PART)
-    with _disk_full_after(5 * 1024 * 1024), pytest.raises(OperationFailed) as err:
+    with disk_full_after(5 * 1024 * 1024), pytest.raises(OperationFailed) as err:
         backend.download(ex.run_id, tmp_path / "got")
     assert str(dest / "adapter_model.safetensors") in err.value.one_line() and remote in err.value.one_line()
     assert "\n" not in err.value.one_line()
@@ -177,7 +162,7 @@ def test_a_stale_part_from_an_older_version_starts_over(ft_azure, project, tmp_p
     ex = _run_to_end(ft_azure, backend, writes=_outputs())
     remote = f"outputs/{ex.run_id}/adapter_model.safetensors"
     dest = tmp_path / "got" / ex.run_id
-    with _disk_full_after(5 * 1024 * 1024), pytest.raises(OperationFailed):
+    with disk_full_after(5 * 1024 * 1024), pytest.raises(OperationFailed):
         backend.download(ex.run_id, tmp_path / "got")
     assert (dest / ("adapter_model.safetensors" + PART)).stat().st_size == 5 * 1024 * 1024
     rewritten = os.urandom(2 * len(ADAPTER))
@@ -196,7 +181,7 @@ def test_a_corrupted_part_is_caught_by_the_stored_md5(ft_azure, project, tmp_pat
     backend = backend_for(project)
     backend.sync()  # uploaded by sync: the share stores its Content-MD5
     part = tmp_path / "got" / "dataset" / ("big.jsonl" + PART)
-    with _disk_full_after(3 * 1024 * 1024), pytest.raises(OperationFailed):
+    with disk_full_after(3 * 1024 * 1024), pytest.raises(OperationFailed):
         backend.download("dataset", tmp_path / "got")
     with open(part, "r+b") as fh:
         fh.write(b"\x00" * 1024)  # the disk garbled the kept prefix

@@ -2,16 +2,8 @@
 from __future__ import annotations
 
 from tui.commands._common import open_backend_for, open_project
+from tui.widgets.format import duration
 from usecases import status
-
-
-def _duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
 def _detail(ex) -> str:
@@ -24,7 +16,7 @@ def table(executions) -> str:
     rows = [("NAME", "STATUS", "START", "DURATION", "EXIT", "ADAPTER / REASON")]
     for ex in executions:
         start = (ex.start_time or "-").replace("T", " ")[:19]
-        rows.append((ex.name, ex.status, start, _duration(ex.duration_s),
+        rows.append((ex.name, ex.status, start, duration(ex.duration_s, none="-"),
                      "-" if ex.exit_code is None else str(ex.exit_code), _detail(ex)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows)

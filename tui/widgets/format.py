@@ -15,9 +15,10 @@ def short_time(iso: Optional[str]) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def duration(seconds: Optional[float]) -> str:
+def duration(seconds: Optional[float], none: str = "—") -> str:
+    """``1h02m``, ``3m05s``, ``42s`` (the CLI's status table and the dashboard)."""
     if seconds is None:
-        return "—"
+        return none
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
