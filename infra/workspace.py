@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from core.units import human_bytes  # noqa: F401 - workspace.human_bytes, as sync and download say sizes
+
 DEFAULT_IGNORES = [
     ".git/",
     ".hg/",
@@ -228,14 +230,6 @@ def manifest_of(entries: Iterable[FileEntry]) -> dict:
 MAX_SYNC_BYTES = 1024**3  # 1 GiB in one sync: more is almost always a dataset/model that belongs elsewhere
 MAX_WEIGHT_FILE_BYTES = 100 * 1024**2  # one model-weights file this big belongs in model-cache/, not the workspace
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".onnx", ".ckpt", ".h5", ".msgpack")
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def check_upload(upload: list, *, force: bool) -> None:

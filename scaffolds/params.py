@@ -62,9 +62,9 @@ class Param:
         if self.type == "modules":
             return f"{ALL_LINEAR!r} or a comma-separated list of module names"
         if self.min is not None and self.max is not None:
-            return f"between {_num(self.min)} and {_num(self.max)}"
+            return f"between {format_number(self.min)} and {format_number(self.max)}"
         if self.min is not None:
-            return f">= {_num(self.min)}"
+            return f">= {format_number(self.min)}"
         return "text"
 
     def to_dict(self) -> dict:
@@ -74,7 +74,7 @@ class Param:
                 "max": self.max, "choices": list(self.choices)}
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
 
 
@@ -313,7 +313,7 @@ def validate(values: dict[str, Any], *, model: dict | None = None) -> None:
         fix = f"use --set {p.name}=VALUE ({p.describe_range()})"
         if p.type in ("int", "float"):
             if (p.min is not None and v < p.min) or (p.max is not None and v > p.max):
-                raise _bad(p.name, f"{p.name} must be {p.describe_range()} (got {_num(v)}).", fix)
+                raise _bad(p.name, f"{p.name} must be {p.describe_range()} (got {format_number(v)}).", fix)
     if values["max_steps"] == 0:
         raise _bad("max_steps", "max_steps must be -1 (use num_train_epochs) or at least 1 (got 0).",
                    "use --set max_steps=-1 or a positive number")

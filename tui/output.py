@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, TextIO, Union
 
 from core import events as ev
 from core.errors import FtError, MissingInputs
+from core.units import human_amount
 
 
 def _stream_is_tty(stream: TextIO) -> bool:
@@ -126,9 +127,9 @@ class Console:
                 return
             if event.total:
                 pct = 100 * event.done / max(1, event.total)
-                text = f"\r  {event.step}: {_human(event.done, event.unit)} / {_human(event.total, event.unit)} ({pct:.0f}%)"
+                text = f"\r  {event.step}: {human_amount(event.done, event.unit)} / {human_amount(event.total, event.unit)} ({pct:.0f}%)"
             else:
-                text = f"\r  {event.step}: {_human(event.done, event.unit)}"
+                text = f"\r  {event.step}: {human_amount(event.done, event.unit)}"
             self.stderr.write(text)
             self.stderr.flush()
             self._progress_open = True
@@ -164,16 +165,6 @@ class Console:
         prefix = "error" if not isinstance(err, MissingInputs) else "error"
         self.stderr.write(self.redact(f"{prefix}: {err.one_line()}") + "\n")
         self.stderr.flush()
-
-
-def _human(n: float, unit: str) -> str:
-    if unit != "B":
-        return f"{int(n)} {unit}"
-    for suffix in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or suffix == "TB":
-            return f"{n:.0f} {suffix}" if suffix == "B" else f"{n:.1f} {suffix}"
-        n /= 1024
-    return f"{n} B"
 
 
 def env_flag(name: str) -> bool:

@@ -33,44 +33,31 @@ def text_template(chat_format: str, input_field: str = SAMPLE_INPUT, output_fiel
     return pattern.replace("{input}", "{" + input_field + "}").replace("{output}", "{" + output_field + "}")
 
 
+# (markers that must all be in the chat template, format), first match wins: phi3's <|user|>...<|end|>
+# before zephyr's bare <|user|>, llama2's <<SYS>> before mistral's bare [INST].
+_TEMPLATE_MARKERS = (
+    (("<|start_header_id|>",), "llama3"), (("<|im_start|>",), "qwen2_5"), (("<start_of_turn>",), "gemma"),
+    (("<|user|>", "<|end|>"), "phi3"), (("<|user|>",), "zephyr"), (("[INST]", "<<SYS>>"), "llama2"),
+    (("[INST]",), "mistral"),
+)
+# (pattern in a chat/instruct repo name, format), first match wins
+_NAME_PATTERNS = (
+    (r"phi-?[34]", "phi3"), (r"llama-?3", "llama3"), (r"llama-?2", "llama2"), (r"qwen", "qwen2_5"),
+    (r"gemma", "gemma"), (r"mistral|mixtral", "mistral"),
+)
+
+
 def detect_from_chat_template(chat_template: str | None) -> str:
     """The format a tokenizer's jinja ``chat_template`` produces (markers only; 'plain' if none)."""
     t = chat_template or ""
-    if not t.strip():
-        return "plain"
-    if "<|start_header_id|>" in t:
-        return "llama3"
-    if "<|im_start|>" in t:
-        return "qwen2_5"
-    if "<start_of_turn>" in t:
-        return "gemma"
-    if "<|user|>" in t and "<|end|>" in t:
-        return "phi3"
-    if "<|user|>" in t:
-        return "zephyr"
-    if "[INST]" in t:
-        return "llama2" if "<<SYS>>" in t else "mistral"
-    return "plain"
+    return next((fmt for markers, fmt in _TEMPLATE_MARKERS if all(m in t for m in markers)), "plain")
 
 
 def guess_from_name(repo_id: str) -> str:
     """A best guess for a repo we could not inspect: chat formats only for chat/instruct names."""
     name = repo_id.lower()
-    chat = any(k in name for k in ("instruct", "-chat", "-it", "zephyr"))
     if "zephyr" in name:
         return "zephyr"
-    if not chat:
+    if not any(k in name for k in ("instruct", "-chat", "-it")):
         return "plain"
-    if re.search(r"phi-?[34]", name):
-        return "phi3"
-    if re.search(r"llama-?3", name):
-        return "llama3"
-    if re.search(r"llama-?2", name):
-        return "llama2"
-    if "qwen" in name:
-        return "qwen2_5"
-    if "gemma" in name:
-        return "gemma"
-    if "mistral" in name or "mixtral" in name:
-        return "mistral"
-    return "plain"
+    return next((fmt for pattern, fmt in _NAME_PATTERNS if re.search(pattern, name)), "plain")

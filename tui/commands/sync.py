@@ -5,7 +5,8 @@ share, a size guard that only ``--force`` passes, and never a delete under outpu
 """
 from __future__ import annotations
 
-from infra.workspace import human_bytes, printable
+from core.units import human_bytes
+from infra.workspace import printable
 from tui.commands._common import open_backend_for, open_project
 
 

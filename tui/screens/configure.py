@@ -388,9 +388,9 @@ class ConfigureScreen(Screen):
 
 def _hint(p) -> str:
     if p.min is not None and p.max is not None:
-        from scaffolds.params import _num
+        from scaffolds.params import format_number
 
-        return f"{_num(p.min)}…{_num(p.max)}"
+        return f"{format_number(p.min)}…{format_number(p.max)}"
     return p.describe_range()
 
 

@@ -8,6 +8,7 @@ from rich.markup import escape
 from textual.widgets import Static
 
 from core import events as ev
+from core.units import progress_text
 
 
 @dataclass
@@ -17,21 +18,6 @@ class _Step:
     detail: str = ""
     link: Optional[str] = None
     progress: str = ""
-
-
-def human_amount(done: float, total: Optional[float], unit: str) -> str:
-    def fmt(n: float) -> str:
-        if unit != "B":
-            return f"{int(n)} {unit}"
-        for suffix in ("B", "KB", "MB", "GB", "TB"):
-            if abs(n) < 1024 or suffix == "TB":
-                return f"{n:.0f} {suffix}" if suffix == "B" else f"{n:.1f} {suffix}"
-            n /= 1024
-        return f"{n} B"
-
-    if total:
-        return f"{fmt(done)} / {fmt(total)} ({100 * done / max(1, total):.0f}%)"
-    return fmt(done)
 
 
 class StepList(Static):
@@ -73,7 +59,7 @@ class StepList(Static):
             step.link = event.link or step.link
         elif isinstance(event, ev.Progress):
             step = self.steps.setdefault(event.step, _Step(event.step))
-            step.progress = human_amount(event.done, event.total, event.unit)
+            step.progress = progress_text(event.done, event.total, event.unit)
         elif isinstance(event, ev.Info):
             self.note(event.text, event.level)
             return
