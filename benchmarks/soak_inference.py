@@ -59,7 +59,8 @@ def main() -> int:
     import httpx
 
     from scaffolds import tinymodel
-    from tests.e2e.conftest import HELD_OUT, make_project, run_script, subprocess_env, tone_rows, write_jsonl
+    from tests.e2e.conftest import (HELD_OUT, make_project, run_script, stop_server, subprocess_env, tone_rows,
+                                    write_jsonl)
     from tests.e2e.test_inference_app import free_port
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="ftstudio-soak-"))
@@ -108,11 +109,7 @@ def main() -> int:
         print(f"worst minute ({label}, {len(minutes)} sampled): {worst[0]:.2f}% of a core, {worst[1]:.0f} wake-ups/s")
         return 0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 if __name__ == "__main__":

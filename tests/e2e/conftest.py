@@ -115,6 +115,62 @@ def subprocess_env(**extra: str) -> dict:
     return env
 
 
+def stop_server(proc: subprocess.Popen, grace: float = 15) -> None:
+    """End a server subprocess: SIGTERM, then SIGKILL when it has not exited `grace` seconds later."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def tiny_run_settings(*extra: str) -> list[str]:
+    """`ftstudio new` arguments (--set NAME=VALUE ...) for a run the tiny model learns the tones
+    from, as train_config() above; `extra` settings after them."""
+    settings = ("max_steps=200", "learning_rate=0.01", "per_device_train_batch_size=8", "source_max_len=64",
+                "logging_steps=10", "lora_r=8", "lora_alpha=16", "lora_dropout=0", "warmup_steps=0", *extra)
+    return [arg for setting in settings for arg in ("--set", setting)]
+
+
+def ftstudio(*argv: str, local_python: str | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`python -m tui ARGV` as a user runs it, offline. Local jobs run in the venv the backend builds
+    from setup/requirements.txt, or with the interpreter `local_python` (FTSTUDIO_LOCAL_PYTHON)."""
+    env = {k: v for k, v in os.environ.items() if k != "FTSTUDIO_LOCAL_PYTHON"}
+    if local_python:
+        env["FTSTUDIO_LOCAL_PYTHON"] = local_python
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
+    return subprocess.run([PYTHON, "-m", "tui", *argv], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_serves_the_run(url: str, key: str, run_id: str) -> None:
+    """The OpenAI-compatible server at `url` serves the adapter of `run_id`, and every HELD_OUT
+    phrase (never seen in training) but at most one gets its tone."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=120)
+    model = client.models.list().data[0].id
+    assert run_id in model  # the adapter of the run we just trained
+    answers = {}
+    for phrase in HELD_OUT:
+        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": phrase}],
+                                               max_tokens=5, temperature=0)
+        answers[phrase] = reply.choices[0].message.content.strip()
+    right = sum(answers[p].startswith(tone) for p, tone in HELD_OUT.items())
+    assert right >= len(HELD_OUT) - 1, answers
+
+
+def trained(project: Path, run_id: str) -> Path:
+    """`project` after fetch_model.py and train.py (run `run_id`), train.py's output kept in
+    train-<run_id>.log."""
+    fetched = run_script(project, "finetuning/fetch_model.py")
+    assert fetched.returncode == 0, fetched.stderr
+    done = run_script(project, "finetuning/train.py", run_id=run_id)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    project.joinpath(f"train-{run_id}.log").write_text(done.stdout, encoding="utf-8")
+    return project
+
+
 def run_script(project: Path, script: str, *, run_id: str | None = None, timeout: float = 300,
                **env) -> subprocess.CompletedProcess:
     extra = dict(env)
@@ -139,23 +195,11 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory, tiny_model) -> Path:
     """One project trained for 200 steps at lr 1e-2 (enough for the tiny model to learn the tones)."""
-    project = make_project(tmp_path_factory.mktemp("proj") / "tones", tiny_model)
-    fetched = run_script(project, "finetuning/fetch_model.py")
-    assert fetched.returncode == 0, fetched.stderr
-    done = run_script(project, "finetuning/train.py", run_id="run-1")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    project.joinpath("train-run-1.log").write_text(done.stdout, encoding="utf-8")
-    return project
+    return trained(make_project(tmp_path_factory.mktemp("proj") / "tones", tiny_model), "run-1")
 
 
 @pytest.fixture(scope="session")
 def qlora_project(tmp_path_factory, tiny_model) -> Path:
     """A QLoRA run on the CPU (bitsandbytes 4-bit base), 20 steps."""
-    project = make_project(tmp_path_factory.mktemp("proj") / "tones-q", tiny_model, recipe="qlora",
-                           max_steps=20, save_steps=10, logging_steps=5)
-    fetched = run_script(project, "finetuning/fetch_model.py")
-    assert fetched.returncode == 0, fetched.stderr
-    done = run_script(project, "finetuning/train.py", run_id="q-1")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    project.joinpath("train-q-1.log").write_text(done.stdout, encoding="utf-8")
-    return project
+    return trained(make_project(tmp_path_factory.mktemp("proj") / "tones-q", tiny_model, recipe="qlora",
+                                max_steps=20, save_steps=10, logging_steps=5), "q-1")

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import HELD_OUT, PYTHON, subprocess_env
+from tests.e2e.conftest import HELD_OUT, PYTHON, stop_server, subprocess_env
 
 pytestmark = pytest.mark.e2e
 API_KEY = "sk-test-inference-key"
@@ -48,12 +48,7 @@ def server(trained_project):
             pytest.fail(f"not healthy in time: {codes[-3:]}")
         yield {"base": base, "health_codes": codes, "project": trained_project, "pid": proc.pid}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_server(proc)
 
 
 @pytest.fixture()

@@ -119,7 +119,8 @@ class Workload:
             res.body["properties"]["provisioningState"] = "Failed"
 
         op = self.lro.start(req, "async", resource_id=rid_, on_success=ok, on_failure=failed)
-        return Response.json(200 if existing else 201, res.body, self.lro.headers(req, op, NS, out["location"], self.kind.lro_kind))
+        headers = self.lro.headers(req, op, NS, out["location"], self.kind.lro_kind)
+        return Response.json(200 if existing else 201, res.body, headers)
 
     def get(self, req: Request) -> Response:
         return Response.json(200, self.visible(req).body)

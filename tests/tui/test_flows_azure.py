@@ -3,6 +3,8 @@ the provision wizard (subscription → new resource group → GPU location → p
 whose logs stream to the end (the fake's job simulator), a job secret, and inference deploy."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
 from textual.widgets import DataTable, Input, OptionList
 
@@ -62,13 +64,20 @@ async def provision(pilot, app, kind, fake, *, group="rg-tui", new_group=True):
     return wizard
 
 
-async def test_provision_with_preview_then_run_and_follow_logs(home, azure_env):
-    fake = azure_env
+@asynccontextmanager
+async def finetuning_preview(home, fake):
+    """(project, app, pilot, wizard): a generated project's app at 160x48 with the fine-tuning
+    wizard walked to its preview page."""
     project = generated(home)
     app = FtStudioApp(project=project)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_workers(pilot)
-        wizard = await provision(pilot, app, "finetuning", fake)
+        yield project, app, pilot, await provision(pilot, app, "finetuning", fake)
+
+
+async def test_provision_with_preview_then_run_and_follow_logs(home, azure_env):
+    fake = azure_env
+    async with finetuning_preview(home, fake) as (project, app, pilot, wizard):
         plan = {(c.resource, c.action) for c in wizard.plan}
         assert ("job", "create") in plan and ("storage", "create") in plan
         assert wizard.query_one("#plan-table", DataTable).row_count == len(wizard.plan)
@@ -99,11 +108,7 @@ async def test_provision_with_preview_then_run_and_follow_logs(home, azure_env):
 
 async def test_job_secret_and_inference_deploy(home, azure_env):
     fake = azure_env
-    project = generated(home)
-    app = FtStudioApp(project=project)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await wait_workers(pilot)
-        wizard = await provision(pilot, app, "finetuning", fake)
+    async with finetuning_preview(home, fake) as (project, app, pilot, wizard):
         await pilot.click("#apply-button")
         assert await wait_for(pilot, lambda: wizard.applied, timeout=120)
         await pilot.click("#done")

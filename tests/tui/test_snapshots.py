@@ -105,7 +105,8 @@ class TestCatalog:
         from tui.app import FtStudioApp
         from tui.screens.catalog import CatalogScreen
 
-        assert snap(FtStudioApp(), (push(lambda: CatalogScreen(models=MODELS)), action("search", on_screen=True), press(*"llama")))
+        search = (push(lambda: CatalogScreen(models=MODELS)), action("search", on_screen=True), press(*"llama"))
+        assert snap(FtStudioApp(), search)
 
 
 class TestConfigure:

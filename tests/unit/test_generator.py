@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from core import events as ev
-from core.errors import InputError
 from core import azure_facts as azure_spec
 from scaffolds import catalog, params, sample_dataset
 from scaffolds.generate import ProjectSpec
 from usecases.projects import generate_project
 from scaffolds.project import Project
 from scaffolds.render import output_path, template_files
+from tests.refusals import refusal
 
 PHI3 = "microsoft/Phi-3-mini-4k-instruct"
 MINE = {  # the files this generator writes itself (the template tree adds the generated-code engineer's)
@@ -200,9 +200,8 @@ def test_set_values_are_typed():
     ("lora_r", "--set", "KEY=VALUE"),
 ])
 def test_bad_set_values(item, field, words):
-    with pytest.raises(InputError) as exc:
-        params.parse_overrides([item])
-    assert exc.value.field == field and words in exc.value.one_line()
+    err = refusal(params.parse_overrides, [item])
+    assert err.field == field and words in err.one_line()
 
 
 @pytest.mark.parametrize("overrides,field", [
@@ -216,9 +215,8 @@ def test_bad_set_values(item, field, words):
     ({"timeout": 10}, "timeout"),
 ])
 def test_out_of_range_parameters_are_refused(tmp_path, overrides, field):
-    with pytest.raises(InputError) as exc:
-        gen(tmp_path, overrides=overrides)
-    assert exc.value.field == field
+    err = refusal(gen, tmp_path, overrides=overrides)
+    assert err.field == field
     assert list(tmp_path.iterdir()) == []
 
 
@@ -293,16 +291,14 @@ def test_bad_user_datasets_name_the_line_and_leave_nothing(tmp_path, content, wo
     data.write_text(content)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(InputError) as exc:
-        gen(out, dataset=data)
-    assert words in exc.value.one_line() and exc.value.field == "--dataset"
+    err = refusal(gen, out, dataset=data)
+    assert words in err.one_line() and err.field == "--dataset"
     assert list(out.iterdir()) == []
 
 
 def test_template_with_other_columns_needs_a_matching_dataset(tmp_path):
-    with pytest.raises(InputError) as exc:
-        gen(tmp_path, overrides={"text_template": "Q: {question}\nA: {answer}"})
-    assert "no 'question', 'answer' column" in exc.value.one_line()
+    err = refusal(gen, tmp_path, overrides={"text_template": "Q: {question}\nA: {answer}"})
+    assert "no 'question', 'answer' column" in err.one_line()
     data = tmp_path / "qa.jsonl"
     data.write_text('{"question": "2+2?", "answer": "4"}\n')
     result = gen(tmp_path, name="qa", dataset=data, overrides={"text_template": "Q: {question}\nA: {answer}"})
@@ -313,9 +309,8 @@ def test_template_with_other_columns_needs_a_matching_dataset(tmp_path):
 def test_existing_non_empty_folder_is_refused_and_untouched(tmp_path):
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "keep.txt").write_text("mine")
-    with pytest.raises(InputError) as exc:
-        gen(tmp_path)
-    assert exc.value.field == "NAME" and "not empty" in exc.value.message
+    err = refusal(gen, tmp_path)
+    assert err.field == "NAME" and "not empty" in err.message
     assert [p.name for p in (tmp_path / "demo").iterdir()] == ["keep.txt"] and len(list(tmp_path.iterdir())) == 1
 
 
@@ -339,18 +334,15 @@ def test_failure_while_writing_removes_the_temp_folder_and_created_parents(tmp_p
 
 @pytest.mark.parametrize("name", ["", "-x", "a/b", "..", "x" * 65, "sp ace", "dot."])
 def test_invalid_names(tmp_path, name):
-    with pytest.raises(InputError) as exc:
-        gen(tmp_path, name=name)
-    assert exc.value.field == "NAME"
+    err = refusal(gen, tmp_path, name=name)
+    assert err.field == "NAME"
 
 
 def test_unknown_recipe_and_target(tmp_path):
-    with pytest.raises(InputError) as exc:
-        gen(tmp_path, recipe="full")
-    assert exc.value.field == "--recipe" and "lora | qlora | olive" in exc.value.one_line()
-    with pytest.raises(InputError) as exc:
-        gen(tmp_path, target="gcp")
-    assert exc.value.field == "--target"
+    err = refusal(gen, tmp_path, recipe="full")
+    assert err.field == "--recipe" and "lora | qlora | olive" in err.one_line()
+    err = refusal(gen, tmp_path, target="gcp")
+    assert err.field == "--target"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -12,6 +12,7 @@ from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout
 from test_local_supervisor import wait_done
 from test_local_support import local_python, new_project, step  # noqa: F401 - fixtures
+from tests.waiting import read_in_background, wait_for
 
 CHATTY = {"job.py": """
     import sys, time
@@ -100,18 +101,9 @@ def test_abort_from_another_thread_ends_a_quiet_follow(new_project):
     ex = backend.run()
     try:
         stream = backend.logs(execution=ex.name, follow=True)
-        seen, done = [], threading.Event()
-
-        def consume():
-            for item in stream:
-                seen.append(item)
-            done.set()
-
-        threading.Thread(target=consume, daemon=True).start()
-        deadline = time.monotonic() + 10
-        while "started" not in [e.text for e in seen if isinstance(e, LogLine)]:
-            assert time.monotonic() < deadline, seen
-            time.sleep(0.05)
+        seen, done = read_in_background(stream)
+        wait_for(lambda: "started" in [e.text for e in seen if isinstance(e, LogLine)], 10, 0.05,
+                 what=lambda: repr(seen))
         stream.abort()
         assert done.wait(2), "the follow did not end after abort()"
         assert not [e for e in seen if isinstance(e, StreamState) and e.state == "ended"]

@@ -9,9 +9,10 @@ from infra.azure import names as N
 from infra.azure.inputs import AzureInputs, resolve_inputs
 from infra.azure.plan import changes_of, diff
 from infra.azure.uniquestring import murmur64, unique_string
-from core.errors import InputError, MissingInputs
+from core.errors import MissingInputs
 from core import azure_facts as azure_spec
 from scaffolds.project import Project
+from tests.refusals import refusal
 
 
 # -- ARM's uniqueString -------------------------------------------------------------------------------
@@ -78,9 +79,8 @@ def test_the_parameters_files_project_name_is_what_is_hashed():
     by_param = N.resolve_names("s", "g", "folder-name", parameters={"projectName": "demo"})
     assert by_param == N.resolve_names("s", "g", "demo") != by_folder
     assert N.resolve_names("s", "g", "folder-name", parameters={"projectName": None}) == by_folder
-    with pytest.raises(InputError) as info:
-        N.resolve_names("s", "g", "p", parameters={"projectName": 7})
-    assert info.value.field == "projectName"
+    err = refusal(N.resolve_names, "s", "g", "p", parameters={"projectName": 7})
+    assert err.field == "projectName"
 
 
 def test_derived_names_are_deterministic_prefixed_and_valid():
@@ -132,16 +132,14 @@ def test_valid_names(fld, value):
     ("workspace", "-abcd", "acaLogAnalyticsName"),
 ])
 def test_invalid_names_name_the_parameter(fld, value, param):
-    with pytest.raises(InputError) as info:
-        N.validate(fld, value)
-    assert info.value.field == param
-    assert param in info.value.one_line() and "parameters.json" in info.value.one_line()
+    err = refusal(N.validate, fld, value)
+    assert err.field == param
+    assert param in err.one_line() and "parameters.json" in err.one_line()
 
 
 def test_resolve_names_rejects_a_bad_parameter_before_anything():
-    with pytest.raises(InputError) as info:
-        N.resolve_names("s", "g", "p", parameters={"acaJobName": "Bad--Job"})
-    assert info.value.field == "acaJobName"
+    err = refusal(N.resolve_names, "s", "g", "p", parameters={"acaJobName": "Bad--Job"})
+    assert err.field == "acaJobName"
 
 
 # -- input resolution ------------------------------------------------------------------------------------
@@ -258,12 +256,11 @@ def test_valid_resource_group_names_pass(name):
 
 @pytest.mark.parametrize("name", ["", "ends.", "has space", "a" * 91, "bad/slash"])
 def test_invalid_resource_group_names_are_refused_before_any_call(name):
-    with pytest.raises(InputError) as exc:
-        N.validate_resource_group(name)
-    assert exc.value.exit_code == 2 and exc.value.field == "--resource-group"
+    err = refusal(N.validate_resource_group, name)
+    assert err.exit_code == 2 and err.field == "--resource-group"
 
 
 def test_a_bad_resource_group_from_the_environment_names_the_variable(tmp_path):
-    with pytest.raises(InputError) as exc:
-        resolve_inputs(Project(tmp_path), subscription="s", location="westus3", env={"AZURE_RESOURCE_GROUP": "bad name"})
-    assert exc.value.field == "AZURE_RESOURCE_GROUP"
+    err = refusal(resolve_inputs, Project(tmp_path), subscription="s", location="westus3",
+                  env={"AZURE_RESOURCE_GROUP": "bad name"})
+    assert err.field == "AZURE_RESOURCE_GROUP"

@@ -17,6 +17,7 @@ from infra.azure.logs.planner import (CLEAN, DROPPED, IDLE, MAX_FAILURES, RUN_EN
                                       End, Fail, FindSource, NoSource, Paced, Read, RunChecked, SourceFound,
                                       SourceRefused, Stop, TailPlanner)
 from infra.logstream import MAX_TAIL, AbortableStream, Deduper
+from tests.waiting import read_in_background, wait_for
 
 
 def planner(follow: bool = True, **kw) -> TailPlanner:
@@ -297,17 +298,8 @@ def test_abort_from_another_thread_ends_a_follow_waiting_for_its_replica():
         t=SimpleNamespace(label="job ft-job"), deduper=Deduper(), scale=1.0, system=False, aborted=aborted,
         resp=None, finished=lambda: None, source=lambda: None, sleep=lambda s: aborted.wait(s))
     stream = AbortableStream(follow_live(reader, follow=True, waiting_detail="queued"), aborted)
-    seen, done = [], threading.Event()
-
-    def consume():
-        seen.extend(stream)
-        done.set()
-
-    threading.Thread(target=consume, daemon=True).start()
-    deadline = time.monotonic() + 5
-    while not seen:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    seen, done = read_in_background(stream)
+    wait_for(lambda: seen, 5, 0.01)
     time.sleep(1.0)  # in its back-off now (0.5 s, then 1 s...)
     started = time.monotonic()
     stream.abort()

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
+import pytest
+
 COMMANDS = [
     "cd /mount",
     "pip install -r ./setup/requirements.txt",
@@ -52,6 +54,12 @@ def write_project(root: Path, *, name: str = "demo", finetuning: Optional[dict] 
     return root
 
 
+@pytest.fixture
+def root(tmp_path):
+    """A fresh minimal project (write_project's defaults) in tmp_path/demo."""
+    return write_project(tmp_path / "demo")
+
+
 def set_parameters(root: Path, kind: str = "finetuning", **values) -> None:
     path = root / "infra" / "provision" / f"{kind}.parameters.json"
     doc = json.loads(path.read_text())
@@ -70,6 +78,14 @@ def backend_for(root: Path, fake, inputs=None):
                            arm_endpoint=fake.arm_endpoint, file_endpoint=fake.file_endpoint,
                            logs_endpoint=fake.logs_endpoint, verify=fake.ca_path, polling_interval=0)
     return AzureBackend(Project(root), session=session, inputs=inputs)
+
+
+def backend_in(root: Path, fake, rg: str, location: str, sub: Optional[str] = None):
+    """backend_for with the inputs a user gives: resource group `rg` in `location`, in subscription
+    `sub` (default: the fake's)."""
+    from infra.azure.inputs import AzureInputs
+
+    return backend_for(root, fake, AzureInputs(sub or fake.subscription_id, rg, location))
 
 
 def writes(fake, surface: str = "arm") -> list:

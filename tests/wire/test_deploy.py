@@ -7,10 +7,9 @@ import pytest
 
 from infra.azure import provision as P
 from infra.azure.deploy import deploy, new_revision_suffix
-from infra.azure.inputs import AzureInputs
 from core.errors import OperationFailed
 from core.events import Collector, StepFailed, StepFinished
-from tests.wire._provision_project import backend_for, write_project
+from tests.wire._provision_project import backend_in, write_project
 
 pytestmark = pytest.mark.wire
 RG = "rg-deploy"
@@ -22,7 +21,7 @@ def provisioned(fake_azure, tmp_path):
     root = write_project(tmp_path / "demo")
     (root / "inference").mkdir()
     (root / "inference" / "app.py").write_text("print('serving')\n")
-    backend = backend_for(root, fake_azure, AzureInputs(fake_azure.subscription_id, RG, LOC))
+    backend = backend_in(root, fake_azure, RG, LOC)
     P.provision(backend, "inference")
     return backend
 
@@ -75,7 +74,7 @@ def test_a_revision_that_never_becomes_ready_is_reported_with_its_events(fake_az
 
 def test_deploy_before_provision_is_a_clear_input_error(fake_azure, tmp_path):
     root = write_project(tmp_path / "fresh")
-    backend = backend_for(root, fake_azure, AzureInputs(fake_azure.subscription_id, RG, LOC))
+    backend = backend_in(root, fake_azure, RG, LOC)
     with pytest.raises(Exception) as exc:
         deploy(backend)
     assert getattr(exc.value, "exit_code", None) == 2 and "provision inference" in exc.value.one_line()

@@ -16,24 +16,10 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, 
 from azure.core.rest import HttpRequest
 from azure.storage.fileshare import ContentSettings, ShareClient
 
-from tests.fakeazure.seed import app_body, clients, job_body, provision
+from tests.fakeazure.seed import app_body, clients, job_body
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.wire
-
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("condition not reached")
-
-
-@pytest.fixture
-def p(fake_azure):
-    return provision(fake_azure)
 
 
 def share(fake, p, key=None) -> ShareClient:

@@ -8,14 +8,9 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.fileshare import ExponentialRetry, ShareClient
 
-from tests.fakeazure.seed import clients, job_body, provision
+from tests.fakeazure.seed import clients, job_body
 
 pytestmark = pytest.mark.wire
-
-
-@pytest.fixture
-def p(fake_azure):
-    return provision(fake_azure)
 
 
 def test_429_is_retried_by_azure_core(fake_azure, p):

@@ -1,34 +1,18 @@
 """The fake through the real ARM SDK clients: every operation ftstudio uses, and what Azure validates."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
-from tests.fakeazure.seed import app_body, clients, job_body, provision
+from tests.fakeazure.seed import app_body, clients, job_body
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.wire
 
 
 def code_of(err: HttpResponseError) -> str:
     return err.error.code if err.error else ""
-
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("condition not reached")
-
-
-@pytest.fixture
-def p(fake_azure):
-    return provision(fake_azure)
 
 
 @pytest.fixture

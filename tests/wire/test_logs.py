@@ -7,6 +7,7 @@ import time
 import pytest
 
 from core.events import LogLine, StreamState
+from tests.waiting import read_in_background, wait_for
 from tests.wire.test_logs_env import APP, HF_VALUE, JOB, OTHER_VALUE, logs_env  # noqa: F401 - fixture
 
 
@@ -185,17 +186,24 @@ def test_secret_values_never_reach_the_output(logs_env):
         assert HF_VALUE not in dump and OTHER_VALUE not in dump
 
 
-def test_a_gap_longer_than_the_tail_is_filled_from_log_analytics(logs_env):
-    lines = [f"row {i}" for i in range(1200)]
-    fake = logs_env.fake
-    fake.faults.cut_stream(after_lines=150, times=1)  # after some new lines: the reader has caught up
-    fake.jobs.script(JOB, lines=lines, line_interval=0.001)
+def read_away_at_the_cut(logs_env, lines: list[str]) -> list:
+    """The events of a run printing `lines` whose stream is cut once after 150 new lines (the
+    reader has caught up) and whose reader is away for 1 s at the reconnect, while hundreds of
+    lines are written."""
+    logs_env.fake.faults.cut_stream(after_lines=150, times=1)
+    logs_env.fake.jobs.script(JOB, lines=lines, line_interval=0.001)
     name = logs_env.start()
     events = []
     for ev in logs_env.backend().logs(execution=name):
         events.append(ev)
         if isinstance(ev, StreamState) and ev.state == "reconnecting":
-            time.sleep(1.0)  # the reader is away while hundreds of lines are written
+            time.sleep(1.0)
+    return events
+
+
+def test_a_gap_longer_than_the_tail_is_filled_from_log_analytics(logs_env):
+    lines = [f"row {i}" for i in range(1200)]
+    events = read_away_at_the_cut(logs_env, lines)
     assert texts(events) == lines
     gaps = states(events, "gap")
     assert gaps and "Log Analytics" in gaps[0].detail
@@ -203,16 +211,8 @@ def test_a_gap_longer_than_the_tail_is_filled_from_log_analytics(logs_env):
 
 def test_a_gap_log_analytics_cannot_fill_is_said_honestly(logs_env):
     lines = [f"row {i}" for i in range(1200)]
-    fake = logs_env.fake
-    fake.state.log_ingestion_delay = 3600  # Log Analytics has nothing yet
-    fake.faults.cut_stream(after_lines=150, times=1)  # after some new lines: the reader has caught up
-    fake.jobs.script(JOB, lines=lines, line_interval=0.001)
-    name = logs_env.start()
-    events = []
-    for ev in logs_env.backend().logs(execution=name):
-        events.append(ev)
-        if isinstance(ev, StreamState) and ev.state == "reconnecting":
-            time.sleep(1.0)
+    logs_env.fake.state.log_ingestion_delay = 3600  # Log Analytics has nothing yet
+    events = read_away_at_the_cut(logs_env, lines)
     got = texts(events)
     assert got[:100] == lines[:100] and got[-300:] == lines[-300:]
     assert len(got) == len(set(got)) and len(got) < len(lines)  # nothing twice, and really a gap
@@ -298,24 +298,12 @@ def test_a_run_followed_late_is_shown_from_its_first_line(logs_env):
 
 def test_abort_from_another_thread_ends_a_stream_blocked_on_a_quiet_run(logs_env, monkeypatch):
     """A UI closing its log view: abort() closes the connection, the blocked read returns at once."""
-    import threading
-
     monkeypatch.setenv("FTSTUDIO_LOG_POLL_SCALE", "1")  # real waits: a quiet stream re-checks after 60 s
     logs_env.fake.jobs.script(JOB, lines=["first", "second"], line_interval=30.0)
     name = logs_env.start()
     stream = logs_env.backend().logs(execution=name)
-    seen, done = [], threading.Event()
-
-    def consume():
-        for ev in stream:
-            seen.append(ev)
-        done.set()
-
-    threading.Thread(target=consume, daemon=True).start()
-    deadline = time.monotonic() + 15
-    while "first" not in texts(seen):
-        assert time.monotonic() < deadline, seen
-        time.sleep(0.02)
+    seen, done = read_in_background(stream)
+    wait_for(lambda: "first" in texts(seen), 15, 0.02, what=lambda: repr(seen))
     started = time.monotonic()
     stream.abort()
     assert done.wait(5), "the stream did not end after abort()"

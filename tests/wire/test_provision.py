@@ -6,24 +6,18 @@ import json
 import pytest
 
 from infra.azure import provision as P
-from infra.azure.inputs import AzureInputs
 from core.errors import InputError, OperationFailed
 from core.events import Collector, Info, StepFailed, StepFinished, StepStarted
 from core import azure_facts as spec
-from tests.wire._provision_project import COMMANDS, backend_for, quiet_log, set_parameters, write_project, writes
+from tests.wire._provision_project import COMMANDS, backend_in, quiet_log, root, set_parameters, writes  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.wire
 RG = "rg-prov"
 LOC = "westus3"
 
 
-@pytest.fixture
-def root(tmp_path):
-    return write_project(tmp_path / "demo")
-
-
 def _backend(root, fake, rg=RG, location=LOC, sub=None):
-    return backend_for(root, fake, AzureInputs(sub or fake.subscription_id, rg, location))
+    return backend_in(root, fake, rg, location, sub)
 
 
 def _res(fake, type_):

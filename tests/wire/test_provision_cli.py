@@ -5,15 +5,10 @@ import json
 
 import pytest
 
-from tests.wire._provision_project import quiet_log, set_parameters, write_project, writes
+from tests.wire._provision_project import quiet_log, root, set_parameters, writes  # noqa: F401 - fixture
 from tui.cli import main
 
 pytestmark = pytest.mark.wire
-
-
-@pytest.fixture
-def root(tmp_path):
-    return write_project(tmp_path / "demo")
 
 
 def _run(capsys, *argv):

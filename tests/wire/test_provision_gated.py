@@ -9,10 +9,9 @@ import pytest
 
 from infra.azure import preflight
 from infra.azure import provision as P
-from infra.azure.inputs import AzureInputs
 from core.errors import InputError
 from core.events import Collector, Info
-from tests.wire._provision_project import backend_for, write_project, writes
+from tests.wire._provision_project import backend_in, write_project, writes
 
 REPO = "meta-llama/Llama-3.2-1B-Instruct"
 
@@ -54,7 +53,7 @@ def hub(monkeypatch):
 def test_no_access_to_a_gated_model_fails_before_any_azure_write(fake_azure, hub, tmp_path, monkeypatch):
     root = write_project(tmp_path / "demo", model={"id": REPO, "repo": REPO, "gated": True})
     monkeypatch.setenv("HF_TOKEN", "hf_without_licence")
-    backend = backend_for(root, fake_azure, AzureInputs(fake_azure.subscription_id, "rg-g", "westus3"))
+    backend = backend_in(root, fake_azure, "rg-g", "westus3")
     with pytest.raises(InputError) as info:
         P.provision(backend, "finetune")
     msg = info.value.one_line()

@@ -6,23 +6,17 @@ import json
 import pytest
 
 from infra.azure import provision as P
-from infra.azure.inputs import AzureInputs
 from core.events import Collector
 from core import azure_facts as spec
-from tests.wire._provision_project import INFERENCE_COMMANDS, backend_for, set_parameters, write_project, writes
+from tests.wire._provision_project import INFERENCE_COMMANDS, backend_in, root, set_parameters, writes  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.wire
 RG = "rg-inf"
 LOC = "swedencentral"
 
 
-@pytest.fixture
-def root(tmp_path):
-    return write_project(tmp_path / "demo")
-
-
 def _backend(root, fake):
-    return backend_for(root, fake, AzureInputs(fake.subscription_id, RG, LOC))
+    return backend_in(root, fake, RG, LOC)
 
 
 def _app(fake, name):

@@ -18,9 +18,8 @@ from core.errors import OperationFailed
 from core.events import Collector, StepFailed, StepFinished, StepStarted
 from core.project_files import PROVISION_KINDS, STATE
 from infra.azure import apply, describe, provision as P, resources as R, teardown
-from infra.azure.inputs import AzureInputs
 from infra.azure.resource_writes import get_or_none
-from tests.wire._provision_project import backend_for, write_project, writes
+from tests.wire._provision_project import backend_in, write_project, writes
 
 pytestmark = pytest.mark.wire
 RG, LOC = "rg-records", "westus3"
@@ -40,7 +39,7 @@ EXTRA = R.ResourceKind(
 def backend(tmp_path, fake_azure, monkeypatch):
     monkeypatch.setattr(R, "RECORDS", R.RECORDS + (EXTRA,))
     root = write_project(tmp_path / "demo")
-    return backend_for(root, fake_azure, AzureInputs(fake_azure.subscription_id, RG, LOC))
+    return backend_in(root, fake_azure, RG, LOC)
 
 
 def test_a_new_record_is_planned_applied_listed_and_torn_down(fake_azure, backend):
