@@ -272,11 +272,24 @@ def template_fields(template: str) -> list[str]:
         raise _bad("text_template", f"text_template {exc}.", fix) from None
 
 
-def resolve(model: dict, recipe: str, overrides: dict[str, Any], *, gpu_profile_for: Callable[[dict, str], str]) -> dict:
+GpuProfileFor = Callable[..., str]  # (model, recipe, values) -> the smallest GPU profile that fits those values
+
+
+def resolve(model: dict, recipe: str, overrides: dict[str, Any], *, gpu_profile_for: GpuProfileFor) -> dict:
     """All parameter values for ``model`` + ``recipe`` with the user's ``overrides`` applied, validated."""
     for name in overrides:
         if name not in BY_NAME:
             raise unknown_param(name)
+    values = defaults(model, recipe, overrides, gpu_profile_for=gpu_profile_for)
+    validate(values, model=model)
+    return {p.name: values[p.name] for p in PARAMS}
+
+
+def defaults(model: dict, recipe: str, overrides: Optional[dict[str, Any]] = None, *,
+             gpu_profile_for: GpuProfileFor) -> dict:
+    """The values before validation: overrides, then the model's defaults, then the generic ones, fitted to
+    the model (a default must never be refused by ``validate`` for a catalog model: issue 13 item 7)."""
+    overrides = overrides or {}
     values: dict[str, Any] = {}
     model_defaults = model.get("defaults") or {}
     for p in PARAMS:
@@ -290,13 +303,43 @@ def resolve(model: dict, recipe: str, overrides: dict[str, Any], *, gpu_profile_
         values["lora_target_modules"] = coerce("lora_target_modules", model["lora_target_modules"])
     if "text_template" not in overrides:
         values["text_template"] = model["text_template"]
-    if "gpuProfileType" not in overrides:
-        values["gpuProfileType"] = gpu_profile_for(model, recipe)
-    if "compute_dtype" not in overrides:
-        gpu = azure_spec.GPU_PROFILES[values["gpuProfileType"]]["gpu"]
-        values["compute_dtype"] = (model.get("t4_compute_dtype") or "float16") if gpu == "T4" else "bfloat16"
-    validate(values, model=model)
-    return {p.name: values[p.name] for p in PARAMS}
+    ctx = model.get("context_length")
+    if not name_in("source_max_len", overrides) and ctx and values["source_max_len"] > ctx:
+        values["source_max_len"] = ctx  # unset: the smaller of the default and the model's context
+    _fit_gpu(model, recipe, values, overrides, gpu_profile_for)
+    if not name_in("compute_dtype", overrides):
+        values["compute_dtype"] = default_compute_dtype(model, values["gpuProfileType"])
+    return values
+
+
+def default_compute_dtype(model: dict, profile: str) -> str:
+    """T4s have no bfloat16: float16 there (or the model's ``t4_compute_dtype``: Gemma overflows float16)."""
+    gpu = azure_spec.GPU_PROFILES[profile]["gpu"]
+    return (model.get("t4_compute_dtype") or "float16") if gpu == "T4" else "bfloat16"
+
+
+def _fit_gpu(model: dict, recipe: str, values: dict, overrides: dict, gpu_profile_for: GpuProfileFor) -> None:
+    """gpuProfileType and the per-device batch: the smallest GPU the memory estimate fits, at the largest
+    batch up to the default that fits it. A lowered batch raises gradient_accumulation_steps so the effective
+    batch (and so the training) stays the same: how QLoRA of a 7-8B model fits a 16 GB T4."""
+    def gpu_memory_gb(profile: str) -> float:
+        return azure_spec.GPU_PROFILES[profile]["gpu_memory_gb"]
+
+    start = values["per_device_train_batch_size"]
+    batches = [start]
+    while not name_in("per_device_train_batch_size", overrides) and batches[-1] > 1:
+        batches.append(math.ceil(batches[-1] / 2))  # 4, 2, 1
+    # for each batch, the smallest profile that fits it (the largest one when none does)
+    tries = [(b, gpu_profile_for(model, recipe, {**values, "per_device_train_batch_size": b})) for b in batches]
+    chosen = overrides.get("gpuProfileType")
+    if chosen:
+        batch = next((b for b, p in tries if gpu_memory_gb(p) <= gpu_memory_gb(chosen)), start)
+    else:
+        batch, chosen = min(tries, key=lambda t: gpu_memory_gb(t[1]))  # ties: the first, largest batch
+    if batch != start and not name_in("gradient_accumulation_steps", overrides):
+        values["gradient_accumulation_steps"] = math.ceil(values["gradient_accumulation_steps"] * start / batch)
+    values["per_device_train_batch_size"] = batch
+    values["gpuProfileType"] = chosen
 
 
 def name_in(name: str, mapping: dict) -> bool:

@@ -94,6 +94,24 @@ COMMANDS: tuple[Command, ...] = (
                 arg("--dataset", metavar="FILE", help="a JSONL dataset to include"),
                 arg("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
                     help="override a parameter (e.g. lora_r=16); repeatable")))),
+    Command("data_check", "data: Check a dataset", "Format, token lengths, truncation and bad rows of a dataset",
+            tui=False, cli=Cli("data", "check a dataset before training (format, tokens, bad rows); writes nothing",
+                               actions=(Cli("check", "detect the format, count tokens, list bad rows (exit 2 if any)", (
+                                   arg("path", metavar="FILE|DIR",
+                                       help="a .jsonl, .json, .csv or .parquet file, or a save_to_disk folder"),
+                                   arg("--model", metavar="ID|PATH",
+                                       help="the model whose tokenizer counts: a local folder, or a catalog name or "
+                                            "repo id (its downloaded tokenizer; else an approximate count)"),
+                                   arg("--format", dest="dataset_format", metavar="FORMAT",
+                                       help="messages, sharegpt, prompt_completion, alpaca or text_template "
+                                            "(default: detected from the rows)"),
+                                   arg("--map", dest="mapping", metavar="FIELD=COLUMN", action="append", default=[],
+                                       help="read FIELD from COLUMN, e.g. instruction=question; repeatable"),
+                                   arg("--max-length", type=int, metavar="N",
+                                       help="count truncation at N tokens (default: the model's context, else 1024)"),
+                                   arg("--text-template", metavar="TEMPLATE",
+                                       help="an existing project's text_template (its columns are a format too)"),
+                               )),))),
     Command("open_folder", "project: Open folder", "Open an existing ftstudio project folder"),
     Command("dashboard", "project: Show dashboard", "Files, resources, executions and endpoint", key="ctrl+d",
             when=ctx.has_project, task="status",
@@ -175,7 +193,7 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 BY_ID = {c.id: c for c in COMMANDS}
-CLI_ORDER = ("models", "new", "provision", "run", "sync", "status", "logs", "stop", "secret", "deploy", "download",
+CLI_ORDER = ("models", "data", "new", "provision", "run", "sync", "status", "logs", "stop", "secret", "deploy", "download",
              "down")  # the order `ftstudio --help` lists them (the journey's order)
 
 

@@ -4,7 +4,8 @@
 context): ``id`` (display), ``repo``, ``source`` (hub | local), ``origin`` (catalog | hub |
 local), ``local_dir`` (``model-cache/<org>/<name>``, derived from the repo id with its exact case:
 the single place every script reads the model from), ``path`` (local source), ``chat_format``,
-``text_template``, ``gated``, ``licence``, ``params``, ``min_gpu``, ``gpu_quota``, ``verified``...
+``text_template``, ``gated``, ``licence``, ``params``, ``min_gpu``, ``gpu_quota``, ``verified``, and
+``gpu`` ({recipe: the GPU it needs at the defaults, with the memory estimate and its basis})...
 """
 from __future__ import annotations
 
@@ -18,15 +19,11 @@ from typing import Callable, Optional
 from core import events as ev
 from core.errors import InputError
 from core import azure_facts as azure_spec
-from scaffolds.catalog import formats
+from scaffolds.catalog import formats, gpu_estimate
 
 T4 = "Consumption-GPU-NC8as-T4"
 A100 = "Consumption-GPU-NC24-A100"
 RECIPES = ("lora", "qlora", "olive")
-# QLoRA with headroom at the default sequence length: see models.json notes.min_gpu.
-T4_QLORA_MAX_PARAMS = 4.5e9
-# LoRA keeps 16-bit base weights: ~2 bytes/param (+20 %) plus ~3 GB of activations/optimizer.
-T4_USABLE_GB = 15.0
 
 _PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
 _REPO_RE = re.compile(rf"^(?:{_PART}/)?{_PART}$")
@@ -83,22 +80,46 @@ def gpu_label(profile: str) -> str:
     return f"{spec['gpu']} {spec['gpu_memory_gb']}GB" if spec else profile
 
 
-def gpu_profile_for(model: dict, recipe: str) -> str:
-    """The smallest serverless GPU profile that fits ``model`` for ``recipe``."""
-    qlora_min = model.get("min_gpu") or A100
-    if recipe in ("qlora", "olive"):
-        return qlora_min
-    params = model.get("params")
-    if qlora_min != T4 or not params:
-        return A100
-    need_gb = params * 2 * 1.2 / 1e9 + 3
-    return T4 if need_gb <= T4_USABLE_GB else A100
+def gpu_fit(model: dict, recipe: str, values: Optional[dict] = None) -> tuple[str, Optional[gpu_estimate.Estimate]]:
+    """The smallest GPU profile whose memory holds the training estimate for ``values``, and that estimate;
+    the largest profile when the size is unknown or nothing fits. ``values`` None: the model's defaults
+    (whose batch is already fitted to the GPU they chose)."""
+    from scaffolds import params  # the defaults and the dtype rule are the parameter registry's
+
+    def at(profile: str, v: dict) -> Optional[gpu_estimate.Estimate]:
+        return gpu_estimate.estimate(
+            model, recipe, seq_len=v["source_max_len"], batch=v["per_device_train_batch_size"], lora_r=v["lora_r"],
+            target_modules=v.get("lora_target_modules"), double_quant=v.get("double_quant", True),
+            dtype=v.get("compute_dtype") or params.default_compute_dtype(model, profile))
+
+    if values is None:
+        values = params.defaults(model, recipe, gpu_profile_for=gpu_profile_for)
+        return values["gpuProfileType"], at(values["gpuProfileType"], values)
+    profiles = gpu_estimate.profiles_by_memory()
+    est = None
+    for profile in profiles:
+        est = at(profile, values)
+        if est is None:
+            break
+        if gpu_estimate.fits(est, profile):
+            return profile, est
+    return max(profiles, key=gpu_estimate.gpu_memory_gb), est  # the first largest: serverless, no idle nodes
 
 
-def _min_gpu_for_params(params: Optional[int]) -> str:
-    if params is None:
-        return A100  # unknown size: the profile that fits the most
-    return T4 if params <= T4_QLORA_MAX_PARAMS else A100
+def gpu_profile_for(model: dict, recipe: str, values: Optional[dict] = None) -> str:
+    """The smallest GPU profile that fits ``model`` for ``recipe`` (see ``gpu_fit``)."""
+    return gpu_fit(model, recipe, values)[0]
+
+
+def gpu_summary(model: dict, recipe: str) -> dict:
+    """The GPU a recipe gets at the model's defaults, with the estimate's basis: for `ftstudio models`."""
+    try:
+        profile, est = gpu_fit(model, recipe)
+    except InputError:  # a model default the registry can't read: no estimate (tests forbid it in the catalog)
+        return {"profile": None, "label": "?", "budget_gib": None, "fits": False, "estimate": None, "basis": None}
+    return {"profile": profile, "label": gpu_label(profile), "budget_gib": round(gpu_estimate.budget_gib(profile), 1),
+            "fits": gpu_estimate.fits(est, profile), "estimate": est.to_dict() if est else None,
+            "basis": est.basis() if est else "size unknown: the largest GPU"}
 
 
 def _complete(m: dict, *, origin: str) -> dict:
@@ -114,14 +135,16 @@ def _complete(m: dict, *, origin: str) -> dict:
     m.setdefault("context_length", None)
     m.setdefault("gpu_quota", 1)
     m.setdefault("verified", origin == "catalog")
-    m.setdefault("min_gpu", _min_gpu_for_params(m.get("params")))
-    m["min_gpu_label"] = gpu_label(m["min_gpu"])
     if m["source"] == "hub":
         m["local_dir"] = local_dir_for(m["repo"])
     chat_format = m.get("chat_format") or "plain"
     m["chat_format"] = chat_format
     m.setdefault("text_template", formats.text_template(chat_format))
     m.setdefault("default_recipe", "lora" if m["source"] == "local" else "qlora")
+    # Computed, never stored: the GPU each recipe needs at the defaults; min_gpu is QLoRA's (the least).
+    m["gpu"] = {recipe: gpu_summary(m, recipe) for recipe in RECIPES}
+    m["min_gpu"] = m["gpu"]["qlora"]["profile"] or A100
+    m["min_gpu_label"] = gpu_label(m["min_gpu"])
     return m
 
 
@@ -140,7 +163,7 @@ def resolve(text: str, *, on_event: Callable = ev.ignore, hub_lookup: Optional[C
     if looks_like_path:
         from scaffolds.catalog import local
 
-        return _complete(local.inspect(path), origin="local")
+        return _complete({**local.inspect(path), "config": _shape_config(path)}, origin="local")
     found = lookup(text)
     if found:
         return found
@@ -160,6 +183,20 @@ def resolve(text: str, *, on_event: Callable = ev.ignore, hub_lookup: Optional[C
                          "chat format) are guessed from the name; check them before training", level="warning"))
         facts = _guess(text)
     return _complete(facts, origin="hub")
+
+
+_SHAPE_KEYS = ("hidden_size", "num_hidden_layers", "intermediate_size", "num_attention_heads",
+               "num_key_value_heads", "head_dim", "vocab_size", "tie_word_embeddings")
+
+
+def _shape_config(folder: Path) -> dict:
+    """The config.json numbers the GPU estimate uses (local.inspect has already checked the file)."""
+    try:
+        cfg = json.loads((folder.expanduser() / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    return {k: text[k] for k in _SHAPE_KEYS if isinstance(text.get(k), (int, bool))}
 
 
 def _guess(repo: str) -> dict:

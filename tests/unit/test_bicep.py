@@ -22,7 +22,7 @@ AITK_PARAMS = {"defaultCommands", "maximumInstanceCount", "location", "storageAc
 def projects(tmp_path_factory):
     root = tmp_path_factory.mktemp("bicep")
     t4 = generate_project(ProjectSpec(name="t4", model="Qwen/Qwen2.5-0.5B-Instruct", parent=root))
-    a100 = generate_project(ProjectSpec(name="a100", model="meta-llama/Meta-Llama-3-8B", parent=root))
+    a100 = generate_project(ProjectSpec(name="a100", model="meta-llama/Meta-Llama-3-8B", parent=root, recipe="lora"))
     return {"t4": t4.path, "a100": a100.path}
 
 

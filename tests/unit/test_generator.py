@@ -154,8 +154,9 @@ def test_olive_recipe_commands(tmp_path):
 
 def test_gated_model_gets_a_warning_and_a100_bfloat16(tmp_path):
     events = ev.Collector()
-    result = generate_project(ProjectSpec(name="m", model="mistralai/Mistral-7B-Instruct-v0.2", parent=tmp_path),
-                              events)
+    # 16-bit LoRA of a 7B needs an A100 (its QLoRA fits a T4: tests/unit/test_defaults_fit.py)
+    result = generate_project(ProjectSpec(name="m", model="mistralai/Mistral-7B-Instruct-v0.2", parent=tmp_path,
+                                          recipe="lora"), events)
     cfg = read(result.path / "finetuning/train_config.json")
     assert cfg["model"]["gated"] is True and cfg["model"]["local_dir"] == "model-cache/mistralai/Mistral-7B-Instruct-v0.2"
     assert cfg["dataset"]["text_template"] == "[INST] {phrase} [/INST]{tone}</s>"
