@@ -15,7 +15,7 @@ from scaffolds.params import template_fields
 
 FIELD = "--dataset"
 SMALL_DATASET_ROWS = 100  # AI Toolkit's maintainers saw tiny datasets produce no usable adapter
-_SCALARS = (str, int, float, bool)
+_SCALARS = (str, int, float)  # as training's row rule (project_helpers.row_problem): true/false is not text
 
 
 @dataclass
@@ -55,9 +55,9 @@ def validate_lines(lines, name: str, text_template: str) -> DatasetReport:
                        "add the column to every row, or change text_template with --set text_template=...")
         for f in fields:
             value = row[f]
-            if value is None or not isinstance(value, _SCALARS):
-                raise _bad(f"{name} line {lineno}: column {f!r} must be text or a number (got "
-                           f"{'null' if value is None else type(value).__name__}).", "fix that row")
+            if value is None or isinstance(value, bool) or not isinstance(value, _SCALARS):
+                got = "null" if value is None else "true/false" if isinstance(value, bool) else type(value).__name__
+                raise _bad(f"{name} line {lineno}: column {f!r} must be text or a number (got {got}).", "fix that row")
         if not str(row[answer]).strip():
             raise _bad(f"{name} line {lineno}: the answer column {answer!r} is empty.", "fill it in or drop the row")
         for key in row:

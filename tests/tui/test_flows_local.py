@@ -150,3 +150,28 @@ async def test_add_secret_never_shows_the_value(home, local_python):
 
     assert open_backend(project).secret_list() == []
     assert "hf_topsecret123" not in "".join(p.read_text(errors="ignore") for p in project.root.rglob("*") if p.is_file())
+
+
+async def test_the_form_generates_what_the_cli_generates(home, capsys):
+    """Fields left at their defaults are not overrides: a 7-8B QLoRA gets the batch that fits its GPU
+    and the gradient accumulation that keeps the effective batch, exactly as `ftstudio new` does."""
+    from scaffolds import catalog
+    from tui.cli import main
+    from tui.screens.configure import ConfigureScreen
+
+    model = catalog.lookup("meta-llama/Meta-Llama-3-8B")
+    assert main(["new", "cli", "--model", model["id"], "--dir", str(home / "cli"), "--non-interactive"]) == 0
+    cli_training = json.loads((home / "cli/cli/finetuning/train_config.json").read_text())["training"]
+    app = FtStudioApp(remember_projects=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.push_screen(ConfigureScreen(model, location=home / "tui"))
+        form = app.screen
+        form.query_one("#f-name", Input).value = "tui"
+        await wait_workers(pilot)
+        assert form.overrides() == ({}, {})  # nothing changed by hand
+        await pilot.press("ctrl+g")
+        assert await wait_for(pilot, lambda: app.project is not None, timeout=60)
+    tui_training = json.loads((home / "tui/tui/finetuning/train_config.json").read_text())["training"]
+    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "source_max_len"):
+        assert tui_training[key] == cli_training[key], key
+    assert cli_training["per_device_train_batch_size"] * cli_training["gradient_accumulation_steps"] >= 16

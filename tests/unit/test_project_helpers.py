@@ -165,3 +165,18 @@ def test_defaults_a_config_may_leave_out_are_the_generators(project_scripts, hel
     training = train.load_config(path)["training"]
     for key in ("num_train_epochs", "warmup_steps", "save_steps", "seed"):
         assert training[key] == params.BY_NAME[key].default, key
+
+
+@pytest.mark.parametrize("value", [True, None, ["a"], {"a": 1}])
+def test_generation_and_training_refuse_the_same_row_values(helpers, tmp_path, value):
+    """scaffolds/dataset.py (at `new`) and the project's row rule (at training) agree on a row."""
+    from core.errors import InputError
+    from scaffolds.dataset import validate_lines
+
+    row = {"phrase": "hi", "tone": value}
+    assert helpers.row_problem(row, ["phrase", "tone"], "tone") is not None
+    with pytest.raises(InputError):
+        validate_lines([json.dumps(row)], "rows.jsonl", "{phrase} => {tone}")
+    good = {"phrase": "hi", "tone": 3}
+    assert helpers.row_problem(good, ["phrase", "tone"], "tone") is None
+    assert validate_lines([json.dumps(good)], "rows.jsonl", "{phrase} => {tone}").rows == 1

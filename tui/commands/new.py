@@ -1,6 +1,7 @@
 """``ftstudio new NAME --model ID``: generate a fine-tuning project (scaffolds.generate does the work)."""
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 DEFAULT_MODEL = "microsoft/Phi-3-mini-4k-instruct"
@@ -8,6 +9,7 @@ DEFAULT_MODEL = "microsoft/Phi-3-mini-4k-instruct"
 
 def run(args, console) -> int:
     from core.errors import MissingInputs
+    from infra.workspace import printable
     from scaffolds import catalog
     from scaffolds.generate import ProjectSpec, validate_name
     from usecases.projects import generate_project
@@ -38,13 +40,14 @@ def run(args, console) -> int:
     doc = result.to_json()
 
     def human() -> str:
-        m = result.model
-        lines = [f"Created {result.path} ({len(result.files)} files)",
-                 f"  model   {m['id']}" + ("" if m.get("verified") else " (not verified: hub unreachable)"),
+        # names come from the user's folders: printed with control characters escaped (one line each)
+        m, where = result.model, printable(str(result.path))
+        lines = [f"Created {where} ({len(result.files)} files)",
+                 f"  model   {printable(m['id'])}" + ("" if m.get("verified") else " (not verified: hub unreachable)"),
                  f"  recipe  {result.recipe}   target {result.target}   GPU {result.params['gpuProfileType']}",
-                 f"  dataset {result.train_file} ({result.dataset_rows} rows)",
+                 f"  dataset {printable(result.train_file)} ({result.dataset_rows} rows)",
                  "Next:",
-                 f"  cd {result.path}"]
+                 f"  cd {shlex.quote(str(result.path)) if where == str(result.path) else where}"]
         if result.target == "local":
             lines.append("  ftstudio run --follow")
         else:

@@ -198,17 +198,23 @@ class ConfigureScreen(Screen):
         return self.field_value("target")
 
     def overrides(self) -> tuple[dict, dict]:
-        """Typed values of the form's registry fields, and per-field type errors."""
+        """Typed values of the form's registry fields the person changed (a field left at its default
+        is not an override, so the generator derives it as the CLI does: e.g. a smaller batch raises
+        gradient accumulation), and per-field type errors."""
         from core.errors import FtError
         from scaffolds import params
 
+        defaults = self.defaults(self.recipe or None)
         values, errors = {}, {}
         for name in FORM_PARAMS:
             raw = self.field_value(name)
             try:
-                values[name] = params.coerce(name, raw)
+                value = params.coerce(name, raw)
             except FtError as err:
                 errors[name] = err.message
+                continue
+            if value != defaults.get(name):
+                values[name] = value
         return values, errors
 
     def validate(self) -> bool:
