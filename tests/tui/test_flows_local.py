@@ -175,3 +175,28 @@ async def test_the_form_generates_what_the_cli_generates(home, capsys):
     for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "source_max_len"):
         assert tui_training[key] == cli_training[key], key
     assert cli_training["per_device_train_batch_size"] * cli_training["gradient_accumulation_steps"] >= 16
+
+
+async def test_a_field_left_alone_shows_what_will_be_generated(home):
+    """A longer sequence changes the GPU and the batch that fits it (8B QLoRA: a T4 at batch 2 for 1024
+    tokens, an A100 at batch 4 for 4096): the untouched batch field follows, and the project gets
+    what the form shows."""
+    from scaffolds import catalog
+    from tui.screens.configure import ConfigureScreen
+
+    model = catalog.lookup("meta-llama/Meta-Llama-3-8B")
+    app = FtStudioApp(remember_projects=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.push_screen(ConfigureScreen(model, location=home / "tui"))
+        form = app.screen
+        form.query_one("#f-name", Input).value = "long"
+        before = form.field_value("per_device_train_batch_size")
+        form.query_one("#f-source_max_len", Input).value = "4096"
+        await wait_workers(pilot)
+        shown = form.field_value("per_device_train_batch_size")
+        assert shown != before  # followed the sequence length
+        assert form.overrides()[0] == {"source_max_len": 4096}
+        await pilot.press("ctrl+g")
+        assert await wait_for(pilot, lambda: app.project is not None, timeout=60)
+    training = json.loads((home / "tui/long/finetuning/train_config.json").read_text())["training"]
+    assert training["per_device_train_batch_size"] == int(shown) and training["source_max_len"] == 4096

@@ -205,6 +205,7 @@ class ConfigureScreen(Screen):
         from scaffolds import params
 
         defaults = self.defaults(self.recipe or None)
+        derived = getattr(self, "_derived", {})  # what _show_derived filled in, not the person
         values, errors = {}, {}
         for name in FORM_PARAMS:
             raw = self.field_value(name)
@@ -213,9 +214,22 @@ class ConfigureScreen(Screen):
             except FtError as err:
                 errors[name] = err.message
                 continue
-            if value != defaults.get(name):
+            if value != defaults.get(name) and value != derived.get(name):
                 values[name] = value
         return values, errors
+
+    def _show_derived(self, values: dict, resolved: dict) -> None:
+        """Fields the person left alone show what generation will write (e.g. a smaller batch once a
+        longer sequence no longer fits the GPU at the default batch)."""
+        derived = getattr(self, "_derived", {})
+        for name in FORM_PARAMS:
+            if name in values or name not in resolved:
+                continue
+            widget = self.query_one(f"#f-{name}", Input)
+            if widget.value != _text(resolved[name]):
+                derived[name] = resolved[name]
+                widget.value = _text(resolved[name])  # validates again: now not an override
+        self._derived = derived
 
     def validate(self) -> bool:
         """Inline messages, all from the core: the generator's name rule, the registry per field
@@ -248,6 +262,8 @@ class ConfigureScreen(Screen):
                 errors[err.field if err.field in FORM_PARAMS else "recipe"] = err.message
         self.values = resolved or {}
         self.errors = errors
+        if resolved:
+            self._show_derived(values, resolved)
         for name in ("name", "location", "recipe", "target", *FORM_PARAMS):
             self.show_error(name, errors.get(name, ""))
         self.query_one("#generate", Button).disabled = bool(errors)
