@@ -32,12 +32,3 @@ def project_key(project_root: Path) -> str:
     resolved = str(Path(project_root).resolve())
     digest = hashlib.sha256(resolved.encode()).hexdigest()[:10]
     return f"{Path(resolved).name}-{digest}"
-
-
-def private_file(path: Path) -> Path:
-    """Create (if needed) a file readable by the user only (0600) and return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-    return path

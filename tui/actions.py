@@ -19,7 +19,6 @@ from usecases.registry import Command
 if TYPE_CHECKING:  # pragma: no cover
     from tui.app import FtStudioApp
 
-Action = Command  # what the terminal UI offers is the registry's commands
 
 
 def commands() -> tuple[Command, ...]:

@@ -34,4 +34,11 @@ def check_dataset(path: str | Path, *, model: Optional[str] = None, dataset_form
     doc = report.check(path, model=model, dataset_format=dataset_format, mapping=mapping, max_length=max_length,
                        text_template=text_template, project_root=root, max_length_source=source)
     doc["project"] = str(root) if root else None
+    trainable = doc.get("format") == "text_template" and str(path).lower().endswith((".jsonl", ".json"))
+    doc["trainable_now"] = trainable
+    if not trainable:
+        # the report reads every format; the generated train.py (and `ftstudio new --dataset`) does not yet
+        doc.setdefault("warnings", []).append(
+            "projects of this version train on text_template rows in JSONL/JSON only: this dataset is checked, "
+            "but `ftstudio new --dataset` refuses it until training on its format lands")
     return doc

@@ -71,9 +71,6 @@ class Command:
             return False
 
 
-_FOLLOW = ("--follow", "--no-follow")
-_INFERENCE = arg("--inference", action="store_true", help="the inference app's (default: the fine-tuning job's)")
-
 COMMANDS: tuple[Command, ...] = (
     # app
     Command("home", "app: Home", "Recent projects, new project, open folder", key="ctrl+o"),
@@ -192,7 +189,6 @@ COMMANDS: tuple[Command, ...] = (
                 arg("--yes", action="store_true", help="do not ask"),))),
 )
 
-BY_ID = {c.id: c for c in COMMANDS}
 CLI_ORDER = ("models", "data", "new", "provision", "run", "sync", "status", "logs", "stop", "secret", "deploy", "download",
              "down")  # the order `ftstudio --help` lists them (the journey's order)
 

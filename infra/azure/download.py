@@ -45,9 +45,9 @@ def _normalise(remote_path: str) -> list[str]:
             fix="give a run id (see `ftstudio status`) or a path such as outputs/<run-id>",
         )
     if "/" not in path and path != "outputs":
-        from infra.azure.resources_ref import _RUN_ID
+        from core.run_rules import is_run_id
 
-        if _RUN_ID.match(path):
+        if is_run_id(path):
             return [f"outputs/{path}", path]
     return [path]
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from core.errors import InputError, OperationFailed
-from core.events import EventSink, Info, StepFailed, StepFinished, StepStarted, ignore
+from core.events import EventSink, StepFailed, StepFinished, StepStarted, ignore
 from core.models import RUNNING_STATES, Execution
 from core.run_rules import container_command, current_execution, is_active, new_run_id, newest_first
 from core.run_rules import resume_run_id as _resume_rule
@@ -293,11 +293,7 @@ def run(backend, *, resume: Optional[str] = None, on_event: EventSink = ignore, 
     job = _get_job(backend, refs)  # fail before a long upload when the job is missing
     history = _list(backend, refs)
     run_id = resume_run_id(resume, history) if resume else new_run_id(taken=(e.run_id for e in history))
-    busy = [e for e in history if is_active(e)]
-    if busy:
-        on_event(Info(
-            f"Execution {busy[0].name} (run {busy[0].run_id or '?'}) is still running; the new one may queue "
-            "until a GPU is free.", level="warning"))
+    # an unfinished execution was already asked about or said by the front end (usecases.runs)
     if sync:
         from infra.azure import sync as sync_mod
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import InputError
-from core.run_rules import RUN_ID_PATTERN, check_run_id  # noqa: F401 - re-exported
 
 PROVISION_FIX = "run `ftstudio provision finetune` first (it writes infra/finetuning.config.json)"
 
@@ -24,9 +23,6 @@ class FinetuningRefs:
 
     def job_id(self) -> str:
         return _record("job").id_for(self.subscription_id, self.resource_group, job=self.job)
-
-    def storage_id(self) -> str:
-        return _record("storage").id_for(self.subscription_id, self.resource_group, storage=self.storage_account)
 
 
 def _record(step: str):
@@ -82,8 +78,3 @@ def finetuning_refs(backend, *, need_commands: bool = False) -> FinetuningRefs:
             )
     sub = backend.subscription_id or ""
     return FinetuningRefs(sub, rg, account, share, job, tuple(commands if isinstance(commands, list) else []))
-
-
-# The run-id rule lives in core.run_rules; these names stay for the modules that import them here
-# (download.py reads ``_RUN_ID``).
-_RUN_ID = RUN_ID_PATTERN

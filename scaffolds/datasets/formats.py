@@ -34,7 +34,6 @@ MAPPABLE = (*LIST_COLUMNS, "prompt", "completion", "instruction", "input", "outp
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system",
                   "function_call": "assistant", "observation": "tool", "tool": "tool"}
 PASSED_THROUGH = ("tool_calls", "tool_call_id", "name")
-_SCALARS = (str, int, float, bool)
 _FORMAT_FIX = ("pass --format with one of " + ", ".join(FORMATS) + ", or name the columns with --map "
                "(e.g. --map instruction=question --map output=answer)")
 Result = Union[Example, Problem]
@@ -331,16 +330,14 @@ def _segments(template: str) -> list:
 
 def _text_template(number: int, row: dict, detection: Detection) -> Result:
     template = detection.text_template or ""
-    fields = template_fields(template)
+    fields = project_helpers.field_names(_segments(template))
     missing = [f for f in fields if f not in row]
     if missing:
         return Problem(number, f"has no {', '.join(repr(m) for m in missing)} column (the text_template needs "
                        f"{', '.join(fields)})", "add the column to every row, or map it with --map FIELD=COLUMN")
-    for f in fields:
-        if row[f] is None or not isinstance(row[f], _SCALARS):
-            return Problem(number, f"column {f!r} is {_kind(row[f])}, not text or a number", "fix that row")
-    if not str(row[fields[-1]]).strip():
-        return Problem(number, f"the answer column {fields[-1]!r} is empty", "fill it in or drop the row")
+    problem = project_helpers.row_problem(row, fields, fields[-1])  # training's own rule for a row
+    if problem:
+        return Problem(number, problem, "fix that row")
     prompt, completion = project_helpers.split_row(_segments(template), row)
     return Example(number, (Turn("user", prompt, False), Turn("assistant", completion, True)), chat=False)
 

@@ -240,7 +240,7 @@ def test_text_template_of_an_existing_project(tmp_path, capsys, models):
     code, out, err = check(capsys, str(data), "--model", models["chat"], "--text-template", template, "--json")
     doc = json.loads(out)
     assert doc["format"] == "text_template" and doc["example"]["trained"] == "happy<|end|></s>"
-    assert code == 2 and "the answer column 'tone' is empty" in err and "line 2" in err
+    assert code == 2 and "field 'tone' (the answer) is empty" in err  # training's own wording and "line 2" in err
 
 
 @pytest.mark.parametrize("argv,field_words", [
@@ -299,3 +299,14 @@ def test_a_projects_model_template_and_sequence_length_are_the_defaults(tmp_path
     assert files(tmp_path / "p") == before
     code, _, err = check(capsys, str(data), "--project", str(tmp_path))
     assert code == 2 and "not an ftstudio project" in err
+
+
+def test_the_users_data_never_drives_the_terminal(tmp_path, capsys):
+    red = "\x1b[31m"
+    path = write_jsonl(tmp_path / f"d{red}.jsonl", [
+        {"messages": [{"role": "user", "content": f"hi {red}there"}, {"role": "assistant", "content": f"ok{red}"}]},
+        {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": f"b{red}"}]},
+    ])
+    code, out, err = check(capsys, str(path))
+    assert code == 2 and "\x1b" not in out + err and "\\x1b[31m" in out
+    assert "train on text_template rows" in err  # said: a project of this version cannot train on it yet

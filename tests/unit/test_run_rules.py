@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from core import run_rules
 from core.errors import InputError
 from core.models import Execution
 from core.run_rules import (RUN_ID_MAX_LENGTH, check_run_id, container_command, current_execution, is_run_id,
@@ -47,13 +46,6 @@ def test_the_generated_project_accepts_the_same_run_ids():
     for name, pattern in found.items():
         for run_id in VALID + [s for s in INVALID if ".." not in s]:
             assert bool(re.fullmatch(pattern, run_id)) == is_run_id(run_id), (name, run_id)
-
-
-def test_the_azure_download_and_resume_checks_are_the_rule():
-    from infra.azure import resources_ref
-
-    assert resources_ref._RUN_ID is run_rules.RUN_ID_PATTERN  # download.py reads it there
-    assert resources_ref.check_run_id is run_rules.check_run_id
 
 
 # -- new run ids -------------------------------------------------------------------------------------

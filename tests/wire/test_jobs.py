@@ -8,7 +8,7 @@ import time
 import pytest
 
 from core.errors import InputError, OperationFailed
-from core.events import Collector, Info, StepFinished
+from core.events import Collector, StepFinished
 from core.models import RUNNING_STATES
 from tests.wire._finetune_project import (
     COMMANDS, IMAGE, JOB, backend_for, ft_azure, share_files, write_project,  # noqa: F401
@@ -81,18 +81,19 @@ def test_run_id_is_recoverable_from_azure_without_local_state(ft_azure, project)
     assert backend_for(project).execution(ex.name).run_id == ex.run_id
 
 
-def test_already_running_is_visible_and_run_warns_it_may_queue(ft_azure, project):
+def test_already_running_is_visible_and_a_new_run_asks_first(ft_azure, project):
+    from usecases import runs
+
     ft_azure.jobs.script(JOB, lines=["working"] * 400, line_interval=0.05)
     backend = backend_for(project)
     first = backend.run()
     running = backend.running_executions()
     assert [e.name for e in running] == [first.name]
 
-    events = Collector()
-    second = backend.run(on_event=events)
+    asked: list = []  # the flow both front ends share asks before a run that may queue behind another
+    second = runs.start(backend, confirm=lambda names: asked.append(names) or True)
     assert second.name != first.name and second.run_id != first.run_id
-    warnings = [e for e in events.events if isinstance(e, Info) and e.level == "warning"]
-    assert warnings and first.name in warnings[0].text and "queue" in warnings[0].text
+    assert asked == [[first.name]]
     backend.stop(first.name)
     backend.stop(second.name)
     assert backend.running_executions() == []

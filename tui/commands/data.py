@@ -9,6 +9,7 @@ JSON document on stdout either way.
 from __future__ import annotations
 
 from core.errors import InputError
+from infra.workspace import printable
 
 SHOWN_PROBLEMS = 20
 EXAMPLE_CHARS = 2000
@@ -57,7 +58,8 @@ def human(doc: dict) -> str:
             lines.append(f"    {doc['unit']} {p['line']}: {p['problem']}. Fix: {p['fix']}")
         if doc["problem_rows"] > SHOWN_PROBLEMS:
             lines.append(f"    … and {doc['problem_rows'] - SHOWN_PROBLEMS} more (--json lists them)")
-    return "\n".join(lines)
+    # rows and names are the user's data: control characters are shown escaped, never sent to the terminal
+    return "\n".join(printable(line) for line in "\n".join(lines).splitlines())
 
 
 def run(args, console) -> int:
@@ -79,7 +81,7 @@ def run(args, console) -> int:
     doc = check_dataset(args.path, model=args.model, dataset_format=args.dataset_format, mapping=mapping,
                         max_length=args.max_length, text_template=args.text_template, project=project)
     for warning in doc["warnings"]:
-        console.warn(warning)
+        console.warn(printable(warning))
     if doc["problem_rows"]:
         first = doc["problems"][0]
         error = InputError(f"{doc['problem_rows']} bad row(s) in {doc['path']}; the first, {doc['unit']} "
@@ -87,7 +89,7 @@ def run(args, console) -> int:
                            fix=first["fix"])
         doc["error"] = error.to_json()
         console.result(doc, lambda: human(doc))
-        console.info(f"error: {error.one_line()}")  # one line, and the report stays the one document
+        console.info(printable(f"error: {error.one_line()}"))  # one line; the report stays the one document
         return int(error.exit_code)
     console.result(doc, lambda: human(doc))
     return 0

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
 from project_helpers import (  # noqa: E402
-    adapter_base_model, check_run_id, default_run_id, field_names, fill_training_defaults, parse_template,
-    project_root, read_json_object, resolve, write_json)
+    adapter_base_model, check_run_id, default_run_id, fill_training_defaults, project_root,
+    prompt_completion_pairs, read_json_object, resolve, write_json)
 
 EXIT_FAILED, EXIT_INPUT = 1, 2
 DEFAULT_OLIVE_CONFIG = {
@@ -66,29 +66,11 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def check_dataset(path: Path, display: str, template: str) -> int:
-    """Every row has the template's fields (Olive itself would fail deep inside a pass)."""
+    """Every row checked by training's own rule (Olive itself would fail deep inside a pass); the row count."""
     try:
-        fields = field_names(parse_template(template))
+        return len(prompt_completion_pairs(template, path, display))
     except ValueError as exc:
-        raise OliveError(f"dataset.text_template {exc}", EXIT_INPUT) from None
-    if not path.is_file():
-        raise OliveError(f"dataset file {display} not found; fix dataset.train_file", EXIT_INPUT)
-    count = 0
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise OliveError(f"{display} line {number}: not valid JSON ({exc.msg})", EXIT_INPUT) from None
-        missing = [f for f in fields if not isinstance(row, dict) or row.get(f) is None]
-        if missing:
-            raise OliveError(f"{display} line {number}: missing field {missing[0]!r}; every row needs "
-                             f"{', '.join(repr(f) for f in fields)} (dataset.text_template)", EXIT_INPUT)
-        count += 1
-    if not count:
-        raise OliveError(f"{display} has no rows", EXIT_INPUT)
-    return count
+        raise OliveError(str(exc), EXIT_INPUT) from None
 
 
 def build_workflow(train: dict, olive: dict, root: Path, run_dir: Path) -> dict:

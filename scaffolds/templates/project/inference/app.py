@@ -33,7 +33,7 @@ for _folder in (HERE.parent / "finetuning", HERE):  # project_helpers.py, then t
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
 
-from model_server import DEFAULT_MAX_TOKENS, AppError, ModelServer, PromptBuilder  # noqa: E402,F401
+from model_server import AppError, ModelServer, PromptBuilder  # noqa: E402,F401
 
 DEFAULT_CONFIG = "finetuning/train_config.json"
 
