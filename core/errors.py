@@ -1,4 +1,4 @@
-"""Errors and exit codes shared by every front end (ARCHITECTURE.md, "Exit codes").
+"""Errors and exit codes shared by every front end (ARCHITECTURE.md, "Data flow"; the README lists the codes).
 
 Front ends turn an ``FtError`` into one line on stderr (or ``{"error": ...}`` under ``--json``)
 and exit with its ``exit_code``. Nothing here may carry a secret value in its message.

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, TextIO, Union
 
 from core import events as ev
 from core.errors import FtError, MissingInputs
-from core.units import human_amount
+from core.units import progress_text
 
 
 def _stream_is_tty(stream: TextIO) -> bool:
@@ -125,12 +125,7 @@ class Console:
         elif isinstance(event, ev.Progress):
             if not _stream_is_tty(self.stderr):
                 return
-            if event.total:
-                pct = 100 * event.done / max(1, event.total)
-                text = f"\r  {event.step}: {human_amount(event.done, event.unit)} / {human_amount(event.total, event.unit)} ({pct:.0f}%)"
-            else:
-                text = f"\r  {event.step}: {human_amount(event.done, event.unit)}"
-            self.stderr.write(text)
+            self.stderr.write(f"\r  {event.step}: {progress_text(event.done, event.total, event.unit)}")
             self.stderr.flush()
             self._progress_open = True
             if event.total and event.done >= event.total:

@@ -32,7 +32,7 @@ def _inputs(backend, kind: str, params: dict):
     from infra.azure.inputs import SessionDirectory, resolve_inputs
 
     return resolve_inputs(backend.project, parameters=params, ask=None,
-                          directory=lambda: SessionDirectory(lambda sub: session_for(backend, sub)))
+                          directory=lambda: SessionDirectory(backend.session_for, params.get("gpuProfileType")))
 
 
 def prepare(backend, kind: str, *, on_event: EventSink = ignore, inputs=None) -> Context:

@@ -1,4 +1,4 @@
-"""Credentials, endpoints and SDK clients for Azure (ARCHITECTURE.md, "Azure access").
+"""Credentials, endpoints and SDK clients for Azure (the README lists the environment variables).
 
 Every Azure module gets its clients from an ``AzureSession`` so that endpoints
 (``FTSTUDIO_ARM_ENDPOINT``, ``FTSTUDIO_FILE_ENDPOINT``, ``FTSTUDIO_LOGS_ENDPOINT``), TLS trust

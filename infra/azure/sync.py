@@ -1,4 +1,4 @@
-"""Workspace → Azure Files sync, and download of a run's outputs (ARCHITECTURE.md, "sync").
+"""Workspace → Azure Files sync (downloads are ``download.py``).
 
 What changed is decided by content hash (infra/workspace.py scan + plan_sync) against a manifest
 kept ON THE SHARE (``.ftstudio-manifest.json`` at its root), so an unchanged re-sync costs two

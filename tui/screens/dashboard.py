@@ -125,7 +125,9 @@ class DashboardScreen(Screen):
 
     def render_endpoint(self) -> None:
         project = self.project
-        url = self.endpoint or project.inference_config().get("ACA_APP_ENDPOINT") or project.state().get("endpoint")
+        from usecases import status
+
+        url = self.endpoint or status.endpoint(project)
         if url:
             text = f"[b]{escape(url)}[/b]  [dim]OpenAI-compatible /v1/chat/completions, chat UI at /[/dim]"
         elif project.target == "azure" and not project.inference_config().get("ACA_APP_NAME"):
@@ -179,10 +181,10 @@ class DashboardScreen(Screen):
             self.render_resources()
 
     def _resources_known(self) -> bool:
-        project = self.project
-        if project.target != "azure":
-            return True  # the local plan only looks at folders on this machine
-        return bool(project.finetuning_config().get("ACA_JOB_NAME") or project.inference_config().get("ACA_APP_NAME"))
+        """Something to read: a local project's folders, or a provisioned job or app."""
+        from usecases import contexts
+
+        return contexts.finetuning_ready(self.project) or contexts.inference_ready(self.project)
 
     def _refresh_running(self) -> None:
         if any(not e.finished for e in self.executions):

@@ -11,8 +11,9 @@ Finished executions and ``since`` read Log Analytics (``ContainerAppConsoleLogs_
 ``ContainerAppSystemLogs_CL``, §6). Every line is redacted with the values of the job's/app's
 secrets (read once at stream start) before it is yielded.
 
-``logs()`` is a generator: closing it (Ctrl-C in the CLI) closes the HTTP connection at once and
-leaves the execution running; ``abort()`` on it does the same from another thread.
+``logs()`` returns an ``AbortableStream`` (infra.backend.LogStream): closing it (Ctrl-C in the CLI)
+closes the HTTP connection at once and leaves the execution running; ``abort()`` does the same from
+another thread.
 
 Modules: ``stream`` (the HTTP connection), ``history`` (Log Analytics queries), ``planner`` (what
 to do next, pure), ``follow`` (the loop that does it), ``reader`` (what both readers share),
