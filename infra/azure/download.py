@@ -76,7 +76,7 @@ def default_remote(backend, share) -> str:
 
 def download(backend, remote_path: Optional[str], to: Path, *, on_event: EventSink = ignore) -> Path:
     from infra.azure.fileshare import open_share
-    from infra.local.share import check_download_target
+    from infra.download_target import check_download_target
 
     check_download_target(Path(to))  # a file in the way is bad input, found before any request
     with open_share(backend) as share:
@@ -210,7 +210,7 @@ class _Downloader:
 
     def _one(self, remote) -> None:
         from infra.azure.fileshare import RemoteChanged
-        from infra.local.share import write_error_fix
+        from infra.download_target import write_error_fix
 
         if self.cancel.is_set():
             return

@@ -169,6 +169,11 @@ class Share:
     def directory(self, path: str):
         return self.client.get_directory_client(path)
 
+    def _raise_if_share_missing(self, exc: Exception) -> None:
+        """A 404 for the share itself is the project's setup (exit 2), not a missing file."""
+        if getattr(exc, "error_code", None) == "ShareNotFound":
+            raise self.missing_share() from None
+
     def missing_share(self) -> InputError:
         return InputError(
             f"File share {self.share_name} does not exist in storage account {self.account}.",
@@ -184,8 +189,7 @@ class Share:
         try:
             return self.file(path).download_file(max_concurrency=1).readall()
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "ShareNotFound":
-                raise self.missing_share() from None
+            self._raise_if_share_missing(exc)
             return None
 
     def write_bytes(self, path: str, data: bytes, md5_b64: Optional[str]) -> None:
@@ -223,8 +227,7 @@ class Share:
         except ResourceExistsError:
             return 0
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "ShareNotFound":
-                raise self.missing_share() from None
+            self._raise_if_share_missing(exc)
             raise
 
     # -- upload of one file ----------------------------------------------------------------------------
@@ -299,17 +302,10 @@ class Share:
 
     def list_names(self, path: str) -> Optional[list[tuple[str, bool, int]]]:
         """(name, is_directory, size) of a directory's entries, or None when it does not exist."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return [
-                (item["name"], bool(item.get("is_directory")), int(item.get("size") or 0))
-                for item in self.directory(path).list_directories_and_files()
-            ]
-        except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "ShareNotFound":
-                raise self.missing_share() from None
+        entries = self._entries(path)
+        if entries is None:
             return None
+        return [(item["name"], bool(item.get("is_directory")), int(item.get("size") or 0)) for item in entries]
 
     def walk(self, root: str) -> Optional[list[RemoteFile]]:
         """Every file under a directory, recursively, with its size, ETag and Last-Modified (one
@@ -337,8 +333,7 @@ class Share:
         try:
             return list(self.directory(path).list_directories_and_files(include=["timestamps", "Etag"]))
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "ShareNotFound":
-                raise self.missing_share() from None
+            self._raise_if_share_missing(exc)
             return None
 
     def remote_file(self, path: str) -> Optional[RemoteFile]:
@@ -348,8 +343,7 @@ class Share:
         try:
             props = self.file(path).get_file_properties()
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "ShareNotFound":
-                raise self.missing_share() from None
+            self._raise_if_share_missing(exc)
             return None
         return _remote_file(path, props)
 

@@ -17,6 +17,7 @@ from infra import workspace
 from core.errors import InputError, OperationFailed
 from core.events import EventSink, Progress, StepFinished, StepStarted, ignore
 from core.models import SyncResult
+from infra.download_target import check_download_target, write_error_fix
 
 COPY_CHUNK = 4 * 1024 * 1024
 
@@ -66,39 +67,8 @@ def atomic_copy(src: Path, dest: Path, *, verify: bool = False) -> None:
         raise
 
 
-def write_error_fix(exc: OSError) -> str:
-    """The fix for an OS error met while writing a download (both backends)."""
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
-        how = "free disk space"
-    elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-        how = "move away the file (or folder) in the way, or choose another --to"
-    else:
-        how = "fix the permissions of the --to folder, or choose another --to"
-    return f"{how}, then run the download again (finished files are kept)"
-
-
 class SourceChanged(Exception):
     """The file being copied was written to during the copy."""
-
-
-def check_download_target(to: Path) -> None:
-    """``--to`` must be a folder this user can write, or creatable as one. Checked before anything
-    is transferred (both backends), so a file in the way is one line (exit 2), not an OSError."""
-    to = Path(to)
-    probe = to
-    while not (probe.exists() or probe.is_symlink()) and probe.parent != probe:
-        probe = probe.parent
-    fix = "give a folder to download into (it is created when missing)"
-    if probe.is_symlink() and not probe.exists():
-        raise InputError(f"--to {to}: {probe} is a broken symbolic link.", field="--to", fix=fix)
-    if not probe.is_dir():
-        where = "is a file" if probe == to else f"is under {probe}, which is a file"
-        raise InputError(f"--to {to} {where}, not a folder.", field="--to", fix=fix)
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"--to {to} is not writable ({probe} is read-only for this user).", field="--to",
-                         fix="choose a folder you can write to, or fix its permissions")
 
 
 def sync(project_root: Path, share: Path, *, hash_cache: Optional[Path] = None, dry_run: bool = False,

@@ -12,7 +12,7 @@ import pytest
 from tests.oserrors import disk_full_after
 
 from core.errors import InputError, OperationFailed
-from infra.local import share as local_share
+from infra.download_target import check_download_target
 from infra.local.backend import LocalBackend
 from infra.local.layout import LocalLayout
 from test_local_support import cli, local_python, new_project  # noqa: F401 - fixtures
@@ -143,9 +143,9 @@ def test_a_read_only_target_is_exit_2(run_share, tmp_path):
 
 
 def test_check_download_target_accepts_a_folder_to_create(tmp_path):
-    local_share.check_download_target(tmp_path / "new" / "deeper")  # created later: fine
-    local_share.check_download_target(tmp_path)
+    check_download_target(tmp_path / "new" / "deeper")  # created later: fine
+    check_download_target(tmp_path)
     link = tmp_path / "dangling"
     link.symlink_to(tmp_path / "nowhere")
     with pytest.raises(InputError, match="broken symbolic link"):
-        local_share.check_download_target(link / "x")
+        check_download_target(link / "x")
