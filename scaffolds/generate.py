@@ -22,8 +22,7 @@ from typing import Any, Callable, Optional
 from core import events as ev
 from core.errors import InputError
 from core import azure_facts as azure_spec, project_files
-from scaffolds import catalog, params as registry, sample_dataset
-from scaffolds.dataset import DatasetReport, validate_file, validate_lines
+from scaffolds import catalog, params as registry, project_dataset
 
 TEMPLATE_VERSION = "1"
 RECIPES = catalog.RECIPES
@@ -39,7 +38,8 @@ class ProjectSpec:
     model: str  # catalog name, HF repo id or local folder, as typed
     parent: Path = Path(".")
     recipe: Optional[str] = None  # default: the model's
-    dataset: Optional[Path] = None
+    dataset: Optional[Path] = None  # a file, a save_to_disk folder, or hf:ORG/NAME[:SPLIT]
+    eval_dataset: Optional[Path] = None
     overrides: dict[str, Any] = field(default_factory=dict)  # typed values or raw strings
     target: str = "azure"
 
@@ -55,10 +55,12 @@ class Plan:
     target: str
     params: dict
     overrides: dict
-    train_file: str
-    dataset: DatasetReport
-    user_dataset: Optional[Path]
+    datasets: project_dataset.DatasetPlan
     warnings: list[str]
+
+    @property
+    def train_file(self) -> str:
+        return self.datasets.train_file
 
 
 @dataclass
@@ -70,8 +72,9 @@ class GeneratedProject:
     params: dict
     files: list[str]
     train_file: str
-    dataset_rows: int
+    dataset_rows: Optional[int]
     warnings: list[str]
+    dataset_format: str = "auto"
 
     def to_json(self) -> dict:
         return {
@@ -83,7 +86,7 @@ class GeneratedProject:
             "recipe": self.recipe,
             "target": self.target,
             "parameters": self.params,
-            "dataset": {"train_file": self.train_file, "rows": self.dataset_rows},
+            "dataset": {"train_file": self.train_file, "rows": self.dataset_rows, "format": self.dataset_format},
             "files": self.files,
             "warnings": self.warnings,
             "template_version": TEMPLATE_VERSION,
@@ -157,16 +160,22 @@ def plan_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Plan:
     recipe = recipe or model["default_recipe"]
     values = registry.resolve(model, recipe, overrides, gpu_profile_for=catalog.gpu_profile_for)
 
-    template = values["text_template"]
-    user_dataset = Path(spec.dataset).expanduser() if spec.dataset else None
-    if user_dataset is not None:
-        report = validate_file(user_dataset, template)
-        train_file = f"{DATASET_DIR}/{user_dataset.name}"
-    else:
-        report = validate_lines(sample_dataset.jsonl().splitlines(), sample_dataset.FILE_NAME + " (the sample)",
-                                template)
-        train_file = f"{DATASET_DIR}/{sample_dataset.FILE_NAME}"
-    warnings = list(report.warnings)
+    fmt = values["dataset_format"]
+    if recipe == "olive":  # Olive's own data pipeline reads rows through a text_template only
+        if values["text_template"] is None:
+            values["text_template"] = model["text_template"]  # AI Toolkit's template for the model
+        if fmt not in ("auto", "text_template"):
+            raise InputError(f"The olive recipe trains on text_template rows, not {fmt}.", field="dataset_format",
+                             fix="use --recipe lora for other formats, or rows in the text_template's columns")
+        fmt = "text_template"
+    if fmt == "auto" and values["text_template"] is not None:
+        fmt = "text_template"  # a template given means rows in its columns (AI Toolkit's projects)
+    datasets = project_dataset.plan(
+        spec.dataset, spec.eval_dataset, text_template=values["text_template"],
+        dataset_format=None if fmt == "auto" else fmt,
+        mapping=registry.column_map(values["column_map"]) if values["column_map"] else {})
+    values["dataset_format"] = datasets.format  # training reads the rows as they were checked
+    warnings = list(datasets.warnings)
     warnings += _model_warnings(model, recipe, target)
     # Only now that every input passed: a bad input prints its one error line and nothing else.
     on_event(ev.StepFinished("model", f"Model {model['id']}", detail=model["origin"] +
@@ -174,8 +183,7 @@ def plan_project(spec: ProjectSpec, on_event: Callable = ev.ignore) -> Plan:
     for w in warnings:
         on_event(ev.Info(w, level="warning"))
     return Plan(spec=spec, path=path, model=model, recipe=recipe, target=target, params=values,
-                overrides=overrides, train_file=train_file, dataset=report, user_dataset=user_dataset,
-                warnings=warnings)
+                overrides=overrides, datasets=datasets, warnings=warnings)
 
 
 def _model_warnings(model: dict, recipe: str, target: str) -> list[str]:
@@ -227,7 +235,7 @@ def train_config(plan: Plan) -> dict:
             "gated": bool(m.get("gated")),
             "trust_remote_code": bool(m.get("trust_remote_code")),
         },
-        "dataset": {"train_file": plan.train_file, **sections["dataset"]},
+        "dataset": {**sections["dataset"], **plan.datasets.config()},  # column_map as the mapping it reads as
         "lora": sections["lora"],
         "quantization": sections["quantization"],
         "training": sections["training"],
@@ -336,14 +344,7 @@ def write_project(plan: Plan, dest: Path, extra_json: Optional[dict] = None) -> 
     for rel, doc in data.items():
         _write_json(dest / rel, doc)
         written.add(rel)
-    sample = dest / DATASET_DIR / sample_dataset.FILE_NAME
-    if plan.user_dataset is None or plan.user_dataset.name != sample.name:
-        sample.parent.mkdir(parents=True, exist_ok=True)
-        sample.write_text(sample_dataset.jsonl(), encoding="utf-8")
-        written.add(f"{DATASET_DIR}/{sample.name}")
-    if plan.user_dataset is not None:
-        shutil.copyfile(plan.user_dataset, dest / plan.train_file)
-        written.add(plan.train_file)
+    written.update(project_dataset.write(plan.datasets, dest))
     return sorted(written)
 
 
@@ -376,7 +377,8 @@ def generate_project(spec: ProjectSpec, on_event: Callable = ev.ignore, *,
     on_event(ev.StepFinished("render", f"Project {path}", detail=f"{len(files)} files"))
     return GeneratedProject(path=path, model=plan.model, recipe=plan.recipe, target=plan.target,
                             params=plan.params, files=files, train_file=plan.train_file,
-                            dataset_rows=plan.dataset.rows, warnings=plan.warnings)
+                            dataset_rows=plan.datasets.report.rows, warnings=plan.warnings,
+                            dataset_format=plan.datasets.format)
 
 
 def _remove_parents(created: list[Path]) -> None:

@@ -10,33 +10,21 @@ values where it had them), then the generic defaults below; a few are derived fr
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import math
 import re
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Callable, Optional
 
 from core.errors import InputError
 from core import azure_facts as azure_spec
-from scaffolds.template_tree import template_root
+from scaffolds.project_code import project_helpers, training_data
 
 
-def _load_project_helpers() -> ModuleType:
-    """The generated project's own ``finetuning/project_helpers.py``, loaded from the template tree:
-    the generator checks a text_template (and takes its defaults) with the very code that training
-    and serving run, not a copy of it."""
-    path = template_root() / "finetuning" / "project_helpers.py"
-    spec = importlib.util.spec_from_file_location("scaffolds._project_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-project_helpers = _load_project_helpers()
 DTYPES = project_helpers.DTYPES
 QUANT_TYPES = project_helpers.QUANT_TYPES
 _TRAINING = project_helpers.TRAINING_DEFAULTS
+_TRAINING_DATA_DEFAULTS = project_helpers.DATASET_DEFAULTS
+DATASET_FORMATS = training_data.shape.FORMATS
 ALL_LINEAR = "all-linear"
 
 
@@ -124,11 +112,20 @@ PARAMS: tuple[Param, ...] = (
           min=1, max=1000, targets=_tc("training", "save_total_limit")),
     Param("seed", "int", "Random seed.", "training", _TRAINING["seed"], min=0, max=2**32 - 1,
           targets=_tc("training", "seed")),
+    Param("packing", "choice", "Pack rows into full sequences, padding-free (auto: on with a GPU, off on the CPU).",
+          "training", _TRAINING["packing"], choices=("auto", "on", "off"), targets=_tc("training", "packing")),
     # -- dataset -------------------------------------------------------------------------------------
-    Param("text_template", "str", "Row format: {column} fields; the last field and what follows is the answer.",
-          "dataset", None, "model", targets=_tc("dataset", "text_template")),
-    Param("eval_fraction", "float", "Fraction of rows held out for evaluation (0 = none).", "dataset", 0.0,
-          min=0.0, max=0.5, targets=_tc("dataset", "eval_fraction")),
+    Param("dataset_format", "choice", "How rows are read: detected from the columns (auto), or one format.",
+          "dataset", "auto", choices=("auto", *DATASET_FORMATS), targets=_tc("dataset", "format")),
+    Param("column_map", "str", "Columns with other names, FIELD=COLUMN[,...] (e.g. instruction=question).",
+          "dataset", "", targets=_tc("dataset", "column_map")),
+    Param("text_template", "str", "AI Toolkit/Olive row template: {column} fields; the last field and what "
+          "follows is the answer (the text_template format only).", "dataset", None, "model",
+          targets=_tc("dataset", "text_template")),
+    Param("eval_fraction", "float", "Fraction of rows held out for the eval loss (0 = none).", "dataset",
+          _TRAINING_DATA_DEFAULTS["eval_fraction"], min=0.0, max=0.5, targets=_tc("dataset", "eval_fraction")),
+    Param("eval_max_rows", "int", "At most this many rows held out by eval_fraction.", "dataset",
+          _TRAINING_DATA_DEFAULTS["eval_max_rows"], min=1, max=1_000_000, targets=_tc("dataset", "eval_max_rows")),
     # -- infrastructure (bicep parameter names) -----------------------------------------------------------
     Param("gpuProfileType", "choice", "Container Apps GPU workload profile.", "infra", None, "derived",
           choices=tuple(azure_spec.GPU_PROFILES), targets=(("parameters", "finetuning", "gpuProfileType"),
@@ -236,6 +233,8 @@ def coerce(name: str, raw: Any) -> Any:
                 raise ValueError
             return mods
         if p.type == "str":
+            if raw is None and p.default is None:  # an optional text (text_template): none
+                return None
             if not isinstance(raw, str):
                 raise ValueError
             return _unescape(raw)
@@ -263,13 +262,25 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 def template_fields(template: str) -> list[str]:
     """The ``{field}`` names of a text_template, in order (InputError when it is not a valid template).
 
-    The generated project's parser decides (``project_helpers.parse_template``): what passes here is
+    The generated project's parser decides (``training_data.text_template``): what passes here is
     what train.py trains on and inference/app.py prompts with."""
     fix = "use {column} fields, e.g. --set 'text_template=Q: {question}\\nA: {answer}' (double braces for literal ones)"
     try:
-        return project_helpers.field_names(project_helpers.parse_template(template))
-    except project_helpers.TemplateError as exc:
+        return training_data.text_template.template_fields(template)
+    except training_data.text_template.TemplateError as exc:
         raise _bad("text_template", f"text_template {exc}.", fix) from None
+
+
+def column_map(text: str) -> dict[str, str]:
+    """``column_map``'s ``FIELD=COLUMN,...`` as ``{field: column}`` (InputError naming the fix)."""
+    from scaffolds.project_code import input_errors
+
+    try:
+        with input_errors():
+            return training_data.formats.parse_mapping(p for p in text.split(",") if p.strip())
+    except InputError as exc:
+        raise _bad("column_map", exc.message.replace("--map", "column_map"),
+                   "write it as FIELD=COLUMN[,FIELD=COLUMN...], e.g. --set column_map=instruction=question") from None
 
 
 GpuProfileFor = Callable[..., str]  # (model, recipe, values) -> the smallest GPU profile that fits those values
@@ -301,8 +312,7 @@ def defaults(model: dict, recipe: str, overrides: Optional[dict[str, Any]] = Non
             values[p.name] = p.default
     if "lora_target_modules" not in overrides and model.get("lora_target_modules"):
         values["lora_target_modules"] = coerce("lora_target_modules", model["lora_target_modules"])
-    if "text_template" not in overrides:
-        values["text_template"] = model["text_template"]
+    values.setdefault("text_template", None)  # only text_template datasets have one (AI Toolkit projects)
     ctx = model.get("context_length")
     if not name_in("source_max_len", overrides) and ctx and values["source_max_len"] > ctx:
         values["source_max_len"] = ctx  # unset: the smaller of the default and the model's context
@@ -364,7 +374,10 @@ def validate(values: dict[str, Any], *, model: dict | None = None) -> None:
     if warm >= 1 and not float(warm).is_integer():
         raise _bad("warmup_steps", f"warmup_steps must be a fraction below 1 or a whole number of steps (got {warm}).",
                    "use --set warmup_steps=0.03 or e.g. warmup_steps=20")
-    template_fields(values["text_template"])
+    if values["text_template"] is not None:
+        template_fields(values["text_template"])
+    if values["column_map"]:
+        column_map(values["column_map"])
     ctx = (model or {}).get("context_length")
     if ctx and values["source_max_len"] > ctx:
         raise _bad("source_max_len", f"source_max_len {values['source_max_len']} exceeds the model's context "

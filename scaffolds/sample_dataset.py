@@ -1,4 +1,9 @@
-"""The sample tone-classification dataset written into every new project (JSONL {"phrase","tone"}).
+"""The sample dataset written into every new project: tone classification as chat conversations.
+
+Each JSONL row is ``{"messages": [system, user, assistant]}`` (the OpenAI / AI Toolkit chat
+format): the system turn names the task and the five tones, the user turn is a phrase, the
+assistant answers with its tone in one word, so a person can check a fine-tune by eye. ``rows()``
+gives the same data as flat ``{"phrase", "tone"}`` records.
 
 Deterministic (fixed seed) and honest: every phrase ends with a reaction carrying an unmistakable
 cue for its tone (joy words for happy, crying for sad...) after a topic shared by all tones, so
@@ -12,6 +17,7 @@ import random
 FILE_NAME = "dataset-classification.jsonl"
 TONES = ("happy", "sad", "angry", "fearful", "surprised")
 DEFAULT_ROWS_PER_TONE = 60
+SYSTEM_PROMPT = "Name the tone of the message in one word: happy, sad, angry, fearful or surprised."
 SEED = 20240917
 
 TOPICS = [
@@ -87,5 +93,15 @@ def rows(per_tone: int = DEFAULT_ROWS_PER_TONE, seed: int = SEED) -> list[dict]:
     return out
 
 
-def jsonl(per_tone: int = DEFAULT_ROWS_PER_TONE, seed: int = SEED) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows(per_tone, seed))
+def conversation(phrase: str, tone: str | None = None) -> dict:
+    """One row of the sample: the task, the phrase and (for training) the answer."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": phrase}]
+    if tone is not None:
+        messages.append({"role": "assistant", "content": tone})
+    return {"messages": messages}
+
+
+def jsonl(per_tone: int = DEFAULT_ROWS_PER_TONE, seed: int = SEED, *, flat: bool = False) -> str:
+    """The sample as JSONL: conversations, or (``flat``) ``{"phrase", "tone"}`` rows for a text_template project."""
+    return "".join(json.dumps(r if flat else conversation(r["phrase"], r["tone"]), ensure_ascii=False) + "\n"
+                   for r in rows(per_tone, seed))

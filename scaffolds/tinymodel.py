@@ -4,7 +4,7 @@
 folder that ``AutoModelForCausalLM`` / ``AutoTokenizer`` load like any hub model:
 
 - a byte-level BPE tokenizer trained with ``tokenizers`` on a small built-in corpus plus every
-  string of the given JSONL files (so the sample dataset's words are single tokens or few), with
+  string (nested ones too) of the given JSONL files (so the sample dataset's words are single tokens or few), with
   pad/bos/eos and the Phi-3 chat tokens ``<|user|> <|assistant|> <|system|> <|end|>`` as special
   tokens, and a Phi-3 style chat template with ``{% generation %}`` markers (assistant-only loss);
 - a ``LlamaForCausalLM`` with hidden size 64, 2 layers, 4 heads (2 KV heads), intermediate 128,
@@ -62,9 +62,17 @@ def corpus_lines(corpus_files: list[Path]) -> list[str]:
                 row = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path} line {number} is not JSON: {exc.msg}") from None
-            values = row.values() if isinstance(row, dict) else [row]
-            lines.extend(str(v) for v in values if isinstance(v, (str, int, float)))
+            lines.extend(_strings(row))
     return lines
+
+
+def _strings(value) -> list[str]:
+    """Every text of a row, nested ones too (the turns of a conversation)."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [str(value)] if isinstance(value, (str, int, float)) and not isinstance(value, bool) else []
 
 
 def build_tokenizer(lines: list[str]):

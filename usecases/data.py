@@ -1,8 +1,9 @@
 """Check a dataset before training (``ftstudio data check``): the report, with a project's defaults.
 
 Given a project, what the flags leave out comes from it: the model (its local folder or repo id,
-and the ``model-cache/`` copy that may hold the tokenizer), its ``text_template`` and the
-sequence length training truncates at (``source_max_len``). Nothing is written.
+and the ``model-cache/`` copy that may hold the tokenizer), its dataset format, column mapping and
+``text_template``, and the sequence length training truncates at (``source_max_len``). Nothing is
+written.
 """
 from __future__ import annotations
 
@@ -28,17 +29,14 @@ def check_dataset(path: str | Path, *, model: Optional[str] = None, dataset_form
             model = m.get("path") if m.get("source") == "local" else m.get("repo")
         if text_template is None and isinstance(dataset.get("text_template"), str):
             text_template = dataset["text_template"]
+        if dataset_format is None and dataset.get("format") not in (None, "auto"):
+            dataset_format = dataset["format"]  # the rows are read as the project's training reads them
+        if not mapping and isinstance(dataset.get("column_map"), dict):
+            mapping = dataset["column_map"]
         seq = training.get("source_max_len")
         if max_length is None and isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
             max_length, source = seq, "the project's source_max_len"
     doc = report.check(path, model=model, dataset_format=dataset_format, mapping=mapping, max_length=max_length,
                        text_template=text_template, project_root=root, max_length_source=source)
     doc["project"] = str(root) if root else None
-    trainable = doc.get("format") == "text_template" and str(path).lower().endswith((".jsonl", ".json"))
-    doc["trainable_now"] = trainable
-    if not trainable:
-        # the report reads every format; the generated train.py (and `ftstudio new --dataset`) does not yet
-        doc.setdefault("warnings", []).append(
-            "projects of this version train on text_template rows in JSONL/JSON only: this dataset is checked, "
-            "but `ftstudio new --dataset` refuses it until training on its format lands")
     return doc

@@ -15,8 +15,11 @@ from typing import Any, Iterable, Optional
 
 from core.errors import InputError
 from scaffolds.dataset import SMALL_DATASET_ROWS
-from scaffolds.datasets import formats, sources, tokens
-from scaffolds.datasets.shape import TRAINED_PART, Example, Problem
+from scaffolds.datasets import tokens
+from scaffolds.project_code import input_errors, training_data
+
+formats, sources = training_data.formats, training_data.sources
+TRAINED_PART, Example, Problem = training_data.shape.TRAINED_PART, training_data.shape.Example, training_data.shape.Problem
 
 MAX_PROBLEMS = 1000  # listed in the report; ``problem_rows`` counts them all
 MARK_OPEN, MARK_CLOSE = "⟦", "⟧"  # the trained part, in human output
@@ -53,11 +56,16 @@ def check(path: str | Path, *, model: Optional[str] = None, dataset_format: Opti
     project whose ``model-cache/<repo>`` copy of the model may hold the tokenizer.
     """
     _positive(max_length)
-    formats.format_name(dataset_format)
-    source = sources.open_source(path)
-    detection = formats.detect(source.peek(formats.HEAD_ROWS), name=source.name, dataset_format=dataset_format,
-                               mapping=mapping, text_template=text_template)
-    counter = tokens.load(model, project_root=project_root)
+    with input_errors():
+        formats.format_name(dataset_format)
+        source = sources.open_source(path)
+        detection = formats.detect(source.peek(formats.HEAD_ROWS), name=source.name, dataset_format=dataset_format,
+                                   mapping=mapping, text_template=text_template)
+        counter = tokens.load(model, project_root=project_root)
+        return _report(source, detection, counter, model, max_length, max_length_source)
+
+
+def _report(source, detection, counter, model, max_length, max_length_source) -> dict[str, Any]:
     if max_length is not None:
         limit, limit_source = max_length, max_length_source
     elif counter.context:

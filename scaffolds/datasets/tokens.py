@@ -5,32 +5,27 @@ model folder, the project's ``model-cache/<repo>`` copy, or the Hugging Face cac
 ``AutoTokenizer(local_files_only=True)``: never the network), else an approximate count
 (characters / 4) that the report labels as such.
 
-Rendering: conversational examples go through the tokenizer's chat template (the trained part of
-an assistant turn is what the template adds between the prompt with the generation prompt and the
-conversation up to that turn, its end-of-turn marker included); without a chat template, through
-the declared default below (ChatML). Plain examples are the prompt and the completion as they are,
-plus the EOS token that training appends to the completion.
+Rendering is the project's own (``training_data.render``, the code training runs): conversations
+through the tokenizer's chat template, or its declared default (ChatML) when it has none; plain
+examples as the prompt and the completion, with the EOS token training appends.
 """
 from __future__ import annotations
 
 import json
 import math
-from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from core.errors import InputError
-from scaffolds.datasets.shape import Example
+from scaffolds.project_code import training_data
 
+render = training_data.render
+Example = training_data.shape.Example
+TemplateRefused = render.TemplateRefused
 DEFAULT_MAX_LENGTH = 1024  # TRL's SFTConfig.max_length
 CHARS_PER_TOKEN = 4
-DEFAULT_TEMPLATE = "ChatML (<|im_start|>role ... <|im_end|>)"
-Segments = list[tuple[str, bool]]  # (text, trained), in order
-
-
-class TemplateRefused(Exception):
-    """The chat template raised on this example (e.g. a role it does not support)."""
+Segments = render.Segments
 
 
 @dataclass(frozen=True)
@@ -54,41 +49,22 @@ class Measured:
         return out
 
 
-def _merge(segments: Segments) -> Segments:
-    out: Segments = []
-    for text, trained in segments:
-        if not text:
-            continue
-        if out and out[-1][1] == trained:
-            out[-1] = (out[-1][0] + text, trained)
+def _runs(flags: list[bool]) -> list[tuple[int, bool]]:
+    runs: list[tuple[int, bool]] = []
+    for trained in flags:
+        if runs and runs[-1][1] == trained:
+            runs[-1] = (runs[-1][0] + 1, trained)
         else:
-            out.append((text, trained))
-    return out
+            runs.append((1, trained))
+    return runs
 
 
-def default_template(example: Example) -> Segments:
-    """The declared default chat template (ChatML) when the tokenizer has none."""
-    segments: Segments = []
-    for turn in example.turns:
-        content = turn.content
-        if turn.extra.get("tool_calls"):
-            content += json.dumps(turn.extra["tool_calls"], ensure_ascii=False)
-        head = f"<|im_start|>{turn.role}\n"
-        if turn.trained:
-            segments += [(head, False), (content + "<|im_end|>\n", True)]
-        else:
-            segments.append((head + content + "<|im_end|>\n", False))
-    return _merge(segments)
+def _default_apply(messages: list[dict], tools: Optional[list] = None, generation_prompt: bool = False) -> str:
+    """The declared default template rendered with jinja2 (what a tokenizer without one is given)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-
-def _spans_to_segments(text: str, spans: list[tuple[int, int]]) -> Segments:
-    segments: Segments = []
-    at = 0
-    for start, end in spans:
-        segments += [(text[at:start], False), (text[start:end], True)]
-        at = end
-    segments.append((text[at:], False))
-    return _merge(segments)
+    template = ImmutableSandboxedEnvironment().from_string(render.DEFAULT_CHAT_TEMPLATE)
+    return template.render(messages=messages, tools=tools, add_generation_prompt=generation_prompt)
 
 
 class Counter:
@@ -108,22 +84,14 @@ class Counter:
 
     @property
     def template(self) -> str:
-        return f"the default {DEFAULT_TEMPLATE}"
+        return f"the default {render.DEFAULT_TEMPLATE_NAME}"
 
     def render(self, example: Example) -> Segments:
-        if example.chat:
-            return self._chat(example)
-        return _merge([(t.content, t.trained) for t in example.turns])
-
-    def _chat(self, example: Example) -> Segments:
-        return default_template(example)
-
-    def count(self, segments: Segments, *, chat: bool) -> list[tuple[int, bool]]:
-        return [(math.ceil(len(text) / CHARS_PER_TOKEN), trained) for text, trained in segments]
+        return render.chat_segments(_default_apply, example) if example.chat else render.plain_segments(example)
 
     def measure(self, example: Example) -> Measured:
         segments = self.render(example)
-        return Measured(segments, self.count(segments, chat=example.chat))
+        return Measured(segments, [(math.ceil(len(text) / CHARS_PER_TOKEN), trained) for text, trained in segments])
 
 
 class TokenizerCounter(Counter):
@@ -133,9 +101,8 @@ class TokenizerCounter(Counter):
 
     def __init__(self, tokenizer: Any, *, source: str, context: Optional[int] = None):
         super().__init__(source=source, note="", context=context)
+        self.has_template = not render.ensure_template(tokenizer)  # training gives it the default too
         self.tokenizer = tokenizer
-        self.has_template = bool(getattr(tokenizer, "chat_template", None))
-        self.eos = getattr(tokenizer, "eos_token", None)
 
     @property
     def method(self) -> str:
@@ -144,69 +111,15 @@ class TokenizerCounter(Counter):
     @property
     def template(self) -> str:
         return "the tokenizer's chat template" if self.has_template else \
-            f"the default {DEFAULT_TEMPLATE}: the tokenizer has no chat template"
+            f"the default {render.DEFAULT_TEMPLATE_NAME}: the tokenizer has no chat template"
 
-    def render(self, example: Example) -> Segments:
-        segments = super().render(example)
-        if not example.chat and self.eos and segments and segments[-1][1] and not segments[-1][0].endswith(self.eos):
-            segments[-1] = (segments[-1][0] + self.eos, True)  # TRL appends EOS to a plain completion
-        return segments
-
-    def _apply(self, messages: list[dict], tools: Optional[list], generation_prompt: bool = False) -> str:
-        try:
-            out = self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
-                                                     add_generation_prompt=generation_prompt)
-        except Exception as exc:  # noqa: BLE001 - jinja's raise_exception and template bugs alike
-            raise TemplateRefused(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-        return out if isinstance(out, str) else str(out)
-
-    def _chat(self, example: Example) -> Segments:
-        if not self.has_template:
-            return default_template(example)
-        messages, tools = example.messages, example.tools
-        full = self._apply(messages, tools)
-        spans: list[tuple[int, int]] = []
-        cursor = 0
-        for i, turn in enumerate(example.turns):
-            if not turn.trained:
-                continue
-            before = self._apply(messages[:i], tools, generation_prompt=True) if i else ""
-            upto = self._apply(messages[:i + 1], tools)
-            if full.startswith(upto) and upto.startswith(before) and len(before) >= cursor:
-                span = (len(before), len(upto))
-            else:  # a template that rewrites earlier turns: the content itself is what is trained
-                start = full.find(turn.content, cursor) if turn.content else -1
-                if start < 0:
-                    continue
-                span = (start, start + len(turn.content))
-            spans.append(span)
-            cursor = span[1]
-        return _spans_to_segments(full, spans)
-
-    def count(self, segments: Segments, *, chat: bool) -> list[tuple[int, bool]]:
-        text = "".join(t for t, _ in segments)
-        starts, ends, at = [], [], 0
-        for part, trained in segments:
-            if trained:
-                starts.append(at)
-                ends.append(at + len(part))
-            at += len(part)
-        try:  # the template already holds BOS and friends; plain text gets the tokenizer's own
-            offsets = self.tokenizer(text, add_special_tokens=not chat, return_offsets_mapping=True)["offset_mapping"]
-        except NotImplementedError:  # a slow tokenizer: no offsets, count each part on its own
-            extra = 0 if chat else len(self.tokenizer("", add_special_tokens=True)["input_ids"])
-            runs = [(extra, False)] + [(len(self.tokenizer(part, add_special_tokens=False)["input_ids"]), trained)
-                                       for part, trained in segments]
-            return [r for r in runs if r[0]]
-        runs: list[tuple[int, bool]] = []
-        for start, end in offsets:
-            k = bisect_right(starts, start) - 1
-            trained = end > start and k >= 0 and start < ends[k]
-            if runs and runs[-1][1] == trained:
-                runs[-1] = (runs[-1][0] + 1, trained)
-            else:
-                runs.append((1, trained))
-        return runs
+    def measure(self, example: Example) -> Measured:
+        segments = render.segments_of(self.tokenizer, example)
+        ids, flags = render.tokenize_segments(self.tokenizer, segments, chat=example.chat)
+        if not example.chat and flags and flags[-1] and segments[-1][1] and ids[-1] == self.tokenizer.eos_token_id \
+                and not segments[-1][0].endswith(self.tokenizer.eos_token or "\0"):
+            segments = segments[:-1] + [(segments[-1][0] + self.tokenizer.eos_token, True)]  # show the EOS trained
+        return Measured(segments, _runs(flags))
 
 
 # -- the model ------------------------------------------------------------------------------------

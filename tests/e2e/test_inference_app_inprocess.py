@@ -26,7 +26,7 @@ def app_module():
 
 def test_inference_prompt_is_the_training_prompt(app_module):
     load("finetuning/train.py", "generated_train_for_prompts")
-    train = sys.modules["project_helpers"]  # the split train.py uses
+    train = sys.modules["training_data.text_template"]  # the split train.py uses
     for template, row, user_field in [
         (TEXT_TEMPLATE, {"phrase": "I love my dog", "tone": "happy"}, "phrase"),
         ("### Question: {q}\n### Answer: {a}\n", {"q": "why?", "a": "because"}, "q"),

@@ -60,7 +60,7 @@ def test_bad_row_exits_2_naming_the_line_before_loading_anything(tmp_path, tiny_
     bad = run_script(project, "finetuning/train.py", run_id="bad")
     assert bad.returncode == 2
     err = bad.stderr.strip().splitlines()[-1]
-    assert "dataset/dataset-classification.jsonl line 4" in err and "missing field 'tone'" in err
+    assert "dataset/dataset-classification.jsonl line 4" in err and "has no 'tone' column" in err
     assert not (project / "outputs").exists()  # nothing half-written
     assert time.monotonic() - started < 5  # validated before torch was imported
 
@@ -182,7 +182,7 @@ def load_train_module():
 
 def test_prompt_completion_split_follows_the_last_field_rule():
     load_train_module()
-    train = sys.modules["project_helpers"]  # the rule lives in the project's helper module, which train.py uses
+    train = sys.modules["training_data.text_template"]  # the rule lives in the project's package, which train.py uses
     segments = train.parse_template("<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>")
     assert train.split_row(segments, {"phrase": "I love {x}", "tone": "happy"}) == (
         "<|user|>\nI love {x}<|end|>\n<|assistant|>\n", "happy<|end|>")

@@ -13,7 +13,7 @@ from core.errors import InputError
 from core import azure_facts as azure_spec
 from scaffolds import catalog, sample_dataset
 from scaffolds.catalog import formats, gpu_estimate, hub
-from scaffolds.dataset import validate_lines
+from scaffolds.project_code import training_data
 from scaffolds.params import template_fields
 from tui.cli import main
 
@@ -186,11 +186,15 @@ def test_parameter_counts_agree_with_the_architecture():
         assert _count_params(m) == m["params"], m["id"]
 
 
-def test_every_default_template_formats_the_sample_dataset():
-    rows = sample_dataset.jsonl().splitlines()
+def test_every_catalog_text_template_formats_the_sample_rows():
+    """The model's AI Toolkit-style template (for text_template projects) reads the sample's phrase/tone rows."""
+    rows = list(enumerate(sample_dataset.rows(), 1))
     for m in catalog.entries():
         assert template_fields(m["text_template"]) == ["phrase", "tone"], m["id"]
-        assert validate_lines(rows, "sample", m["text_template"]).rows == len(rows)
+        detection = training_data.formats.detect(rows[:20], name="sample", text_template=m["text_template"])
+        assert detection.format == "text_template"
+        examples = [training_data.formats.normalise(n, row, detection) for n, row in rows]
+        assert all(isinstance(e, training_data.shape.Example) for e in examples), m["id"]
     assert catalog.lookup("microsoft/Phi-3-mini-4k-instruct")["text_template"] == \
         "<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>"  # AI Toolkit's training template
 

@@ -74,8 +74,12 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, capsys, ex
 
 
 @pytest.mark.parametrize("content,words", [
-    ('{"phrase": "hi", "tone": "happy"}\n{"text": "no tone"}\n', "line 2 has no 'phrase', 'tone' column"),
-    ("phrase\ttone\nhi\thappy\n", "is not JSONL"),
+    ('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "happy"}]}\n'
+     '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": " "}]}\n',
+     "d.jsonl line 2: messages turn 2: the assistant turn is empty"),
+    ('{"instruction": "hi", "output": "happy"}\n{"instruction": "no output"}\n', "d.jsonl line 2: has no 'output'"),
+    ('{"phrase": "hi", "tone": "happy"}\n', "cannot tell the dataset's format"),
+    ("phrase\ttone\nhi\thappy\n", "d.jsonl line 1 not valid JSON"),
 ])
 def test_bad_dataset_exits_2_naming_the_line(tmp_path, capsys, content, words):
     data = tmp_path / "d.jsonl"

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InputError
-from scaffolds.datasets import formats, sources
-from scaffolds.datasets.shape import Example, Problem
+from scaffolds.project_code import DataError, training_data
+
+formats, sources = training_data.formats, training_data.sources
+Example, Problem = training_data.shape.Example, training_data.shape.Problem
+InputError = DataError  # the project's package raises DataError; ftstudio shows it as an InputError
 
 USER_ASSISTANT = [{"role": "user", "content": "I love my dog"}, {"role": "assistant", "content": "happy"}]
 
@@ -314,21 +316,8 @@ def test_no_heavy_import_at_module_load():
     import subprocess
     import sys
 
-    code = ("import sys, scaffolds.datasets.report, scaffolds.datasets.formats, usecases.data\n"
+    code = ("import sys, scaffolds.datasets.report, scaffolds.project_code, usecases.data\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasets', 'pyarrow', 'transformers', 'torch'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-@pytest.mark.parametrize("value", [True, None, ["a"], {"a": 1}, ""])
-def test_a_text_template_row_is_judged_by_trainings_own_rule(value):
-    """data check, `new` and train.py cannot disagree on a row: one rule (project_helpers.row_problem)."""
-    from scaffolds.datasets import formats
-    from scaffolds.params import project_helpers
-
-    row = {"phrase": "hi", "tone": value}
-    training = project_helpers.row_problem(row, ["phrase", "tone"], "tone")
-    det = formats.detect([(1, row)], name="d.jsonl", dataset_format="text_template", text_template="{phrase} => {tone}")
-    checked = formats.normalise(1, row, det)
-    assert training is not None and isinstance(checked, formats.Problem) and checked.problem == training

@@ -70,7 +70,7 @@ def test_every_json_file_parses_and_every_python_file_compiles(phi3, tmp_path):
         if p.suffix == ".py":
             py_compile.compile(str(p), cfile=str(tmp_path / (p.name + "c")), doraise=True)
     for line in (phi3.path / "dataset/dataset-classification.jsonl").read_text().splitlines():
-        assert set(json.loads(line)) == {"phrase", "tone"}
+        assert [m["role"] for m in json.loads(line)["messages"]] == ["system", "user", "assistant"]
 
 
 def test_no_template_leftovers_anywhere(tmp_path):
@@ -91,15 +91,17 @@ def test_train_config_matches_the_contract(phi3):
     assert cfg["schema_version"] == 1 and cfg["recipe"] == "qlora" and cfg["output_root"] == "outputs"
     assert cfg["model"] == {"id": PHI3, "source": "hub", "repo": PHI3, "revision": "main", "path": None,
                             "local_dir": f"model-cache/{PHI3}", "gated": False, "trust_remote_code": False}
-    assert cfg["dataset"] == {"train_file": "dataset/dataset-classification.jsonl",
-                              "text_template": "<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>",
-                              "eval_fraction": 0.0}
+    assert cfg["dataset"] == {"train_file": "dataset/dataset-classification.jsonl", "format": "messages",
+                              "column_map": {}, "eval_file": None, "text_template": None,
+                              "eval_fraction": 0.05, "eval_max_rows": 200}
     assert set(cfg["lora"]) == {"r", "alpha", "dropout", "target_modules"}
     assert (cfg["lora"]["r"], cfg["lora"]["alpha"], cfg["lora"]["dropout"]) == (64, 64, 0.1)  # AI Toolkit's
     assert cfg["quantization"] == {"quant_type": "nf4", "double_quant": True, "compute_dtype": "float16"}
     assert set(cfg["training"]) == {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
                                     "gradient_accumulation_steps", "source_max_len", "compute_dtype",
-                                    "logging_steps", "save_steps", "save_total_limit", "seed", "warmup_steps"}
+                                    "logging_steps", "save_steps", "save_total_limit", "seed", "warmup_steps",
+                                    "packing"}
+    assert cfg["training"]["packing"] == "auto"
     assert (cfg["training"]["learning_rate"], cfg["training"]["max_steps"]) == (1e-4, 1200)
     assert cfg["training"]["compute_dtype"] == "float16"  # the model's smallest GPU is a T4: no bfloat16
 
@@ -159,7 +161,7 @@ def test_gated_model_gets_a_warning_and_a100_bfloat16(tmp_path):
                                           recipe="lora"), events)
     cfg = read(result.path / "finetuning/train_config.json")
     assert cfg["model"]["gated"] is True and cfg["model"]["local_dir"] == "model-cache/mistralai/Mistral-7B-Instruct-v0.2"
-    assert cfg["dataset"]["text_template"] == "[INST] {phrase} [/INST]{tone}</s>"
+    assert cfg["dataset"]["text_template"] is None and cfg["dataset"]["format"] == "messages"  # the model's template
     assert cfg["training"]["compute_dtype"] == "bfloat16" and cfg["training"]["max_steps"] == 80
     assert Project(result.path).parameters()["gpuProfileType"] == "Consumption-GPU-NC24-A100"
     assert any(isinstance(e, ev.Info) and "gated" in e.text and "HF_TOKEN" in e.text for e in events.events)
@@ -270,21 +272,30 @@ def test_sample_dataset_is_deterministic_balanced_and_learnable():
 def test_user_dataset_is_validated_and_copied(tmp_path):
     data = tmp_path / "in" / "mine.jsonl"
     data.parent.mkdir()
-    data.write_text('{"phrase": "I love it", "tone": "happy", "extra": 1}\n\n{"phrase": "meh", "tone": "calm"}\n')
+    data.write_text('{"instruction": "I love it", "output": "happy", "extra": 1}\n\n'
+                    '{"instruction": "meh", "input": "", "output": "calm"}\n')
     result = gen(tmp_path / "out", dataset=data)
     cfg = read(result.path / "finetuning/train_config.json")
     assert cfg["dataset"]["train_file"] == "dataset/mine.jsonl" and result.dataset_rows == 2
+    assert cfg["dataset"]["format"] == "alpaca" and cfg["dataset"]["text_template"] is None
     assert (result.path / "dataset/mine.jsonl").read_bytes() == data.read_bytes()
     assert (result.path / "dataset/dataset-classification.jsonl").is_file()  # the sample stays as an example
     assert any("only 2 rows" in w for w in result.warnings)
 
 
 @pytest.mark.parametrize("content,words", [
-    ('{"phrase": "a", "tone": "x"}\n{"phrase": "b"}\n', "line 2 has no 'tone'"),
-    ('[{"phrase": "a", "tone": "x"}]\n', "not JSONL: line 1 is an array"),
-    ('phrase,tone\nhello,happy\n', "not JSONL: line 1"),
-    ('{"phrase": "a", "tone": "x"}\n{"phrase": "b", "tone": ""}\n', "line 2: the answer column 'tone' is empty"),
-    ('{"phrase": null, "tone": "x"}\n', "line 1: column 'phrase'"),
+    ('{"instruction": "a", "output": "x"}\n{"instruction": "b"}\n', "line 2: has no 'output' column"),
+    ('[{"instruction": "a", "output": "x"}]\n', "data.jsonl line 1 is an array, not a JSON object"),
+    ('phrase,tone\nhello,happy\n', "data.jsonl line 1 not valid JSON"),
+    ('{"instruction": "a", "output": "x"}\n{"instruction": "b", "output": ""}\n', "line 2: the output is empty"),
+    ('{"instruction": null, "output": "x"}\n', "line 1: the instruction and the input are both empty"),
+    ('{"prompt": "a", "completion": 3}\n', "line 1: 'completion' is a number, not text"),
+    ('{"messages": [{"role": "user", "content": "a"}, {"role": "robot", "content": "b"}]}\n',
+     "line 1: messages turn 2 has the unknown role 'robot'"),
+    ('{"messages": [{"role": "assistant", "content": "b"}]}\n', "line 1: the conversation starts with an assistant"),
+    ('{"messages": [{"role": "user", "content": "a"}]}\n', "line 1: has no assistant turn"),
+    ('{"messages": [{"role": "user", "content": ["a"]}, {"role": "assistant", "content": "b"}]}\n',
+     "line 1: messages turn 1: 'content' is a list, not text"),
     ("\n\n", "has no rows"),
 ])
 def test_bad_user_datasets_name_the_line_and_leave_nothing(tmp_path, content, words):

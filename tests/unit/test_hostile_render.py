@@ -66,7 +66,9 @@ FIELD_WORDS = {
     "set_number": ("lora_r",),
 }
 HUB_MODEL = "acme/tiny-chat-0.5B"
-ROWS = "".join(json.dumps({"phrase": f"row {i}", "tone": "happy"}) + "\n" for i in range(3))
+# conversations (lora, qlora) with the phrase/tone columns the olive recipe's text_template reads
+ROWS = "".join(json.dumps({"messages": [{"role": "user", "content": f"row {i}"}, {"role": "assistant", "content": "happy"}],
+                           "phrase": f"row {i}", "tone": "happy"}) + "\n" for i in range(3))
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------

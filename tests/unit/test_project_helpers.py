@@ -1,9 +1,9 @@
-"""The generated project's finetuning/project_helpers.py is THE text_template rule and the training defaults.
+"""The generated project's finetuning/training_data is THE text_template rule; project_helpers.py the defaults.
 
 One table of templates goes through the generator's parser (``scaffolds.params.template_fields``)
-and through the helper module of a generated project, loaded from the project folder: same fields,
-same refusals, same words. The project's own scripts (train.py, inference/) must use that module,
-not a copy of the rule.
+and through the text_template module of a generated project, loaded from the project folder: same
+fields, same refusals, same words. The project's own scripts (train.py, inference/) must use that
+module, not a copy of the rule.
 """
 from __future__ import annotations
 
@@ -62,13 +62,22 @@ def project(tmp_path_factory) -> Path:
                                         parent=tmp_path_factory.mktemp("gen"))).path
 
 
-@pytest.fixture(scope="module")
-def helpers(project):
-    """The helper module as the generated project has it, loaded from the project folder."""
-    spec = importlib.util.spec_from_file_location("generated_project_helpers", project / "finetuning/project_helpers.py")
+def _load_file(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def helpers(project):
+    """The text_template module as the generated project has it, loaded from the project folder."""
+    return _load_file(project / "finetuning/training_data/text_template.py", "generated_text_template")
+
+
+@pytest.fixture(scope="module")
+def project_helpers(project):
+    return _load_file(project / "finetuning/project_helpers.py", "generated_project_helpers")
 
 
 @pytest.fixture()
@@ -76,7 +85,9 @@ def project_scripts(project, monkeypatch):
     """Load a generated script by path, as its own folder's imports resolve (sys.path and the script-level
     modules it imports are restored afterwards)."""
     monkeypatch.setattr(sys, "path", list(sys.path))
-    for name in ("project_helpers", "model_server", "openai_api", "chat_ui"):
+    for name in [m for m in sys.modules if m.split(".")[0] in ("project_helpers", "training_data", "train_inputs",
+                                                                "model_server",
+                                                                "openai_api", "chat_ui")]:
         monkeypatch.delitem(sys.modules, name, raising=False)
 
     def load(rel: str, name: str):
@@ -103,7 +114,12 @@ def project_fields(helpers, template: str):
 
 
 def test_the_project_carries_the_module_the_generator_runs(project):
+    from scaffolds.project_code import training_data
+
     assert (project / "finetuning/project_helpers.py").read_bytes() == Path(params.project_helpers.__file__).read_bytes()
+    package = Path(training_data.__file__).parent
+    for module in package.glob("*.py"):
+        assert (project / "finetuning/training_data" / module.name).read_bytes() == module.read_bytes(), module.name
 
 
 @pytest.mark.parametrize("template,fields", VALID)
@@ -124,19 +140,20 @@ def test_a_row_splits_into_prompt_and_answer_at_the_last_field(helpers, template
     assert helpers.split_row(helpers.parse_template(template), row) == expected
 
 
-def test_training_uses_the_project_module(project_scripts, helpers):
+def test_training_uses_the_project_module(project_scripts, helpers, tmp_path):
     train = project_scripts("finetuning/train.py", "generated_train")
-    used = sys.modules["project_helpers"]
+    used = sys.modules["training_data.text_template"]
     assert Path(used.__file__).read_bytes() == Path(helpers.__file__).read_bytes()
-    for name in ("prompt_completion_pairs", "project_root", "resolve"):
-        assert getattr(train, name) is getattr(used, name), name
-    with pytest.raises(train.TrainError, match=r"dataset\.text_template field \{0\} must be a plain column name"):
-        train.load_pairs({"dataset": {"train_file": "rows.jsonl", "text_template": "{0} {a}"}}, Path("."))
+    assert sys.modules["train_inputs"].read_examples is sys.modules["training_data"].read_examples
+    assert train.render is sys.modules["training_data.render"]
+    (tmp_path / "rows.jsonl").write_text('{"a": "x"}\n', encoding="utf-8")
+    with pytest.raises(train.TrainError, match=r"dataset\.text_template: The text_template field \{0\} must be a plain column"):
+        sys.modules["train_inputs"].read_dataset({"train_file": "rows.jsonl", "text_template": "{0} {a}"}, tmp_path, "train_file")
 
 
 def test_serving_builds_the_training_prompt_and_refuses_what_training_refuses(project_scripts, helpers):
     app = project_scripts("inference/app.py", "generated_app")
-    assert sys.modules["model_server"].parse_template is sys.modules["project_helpers"].parse_template
+    assert sys.modules["model_server"].parse_template is sys.modules["training_data.text_template"].parse_template
     for template, row, (prompt, _answer) in SPLITS:
         inputs = helpers.field_names(helpers.split_template(helpers.parse_template(template))[0])
         builder = app.PromptBuilder(template, tokenizer=None)
@@ -152,8 +169,8 @@ def test_serving_builds_the_training_prompt_and_refuses_what_training_refuses(pr
     assert not app.PromptBuilder("", tokenizer=None).uses_template
 
 
-def test_defaults_a_config_may_leave_out_are_the_generators(project_scripts, helpers, project):
-    for key, default in helpers.TRAINING_DEFAULTS.items():
+def test_defaults_a_config_may_leave_out_are_the_generators(project_scripts, project_helpers, project):
+    for key, default in {**project_helpers.TRAINING_DEFAULTS, **project_helpers.DATASET_DEFAULTS}.items():
         if key in params.BY_NAME and params.BY_NAME[key].default is not None:
             assert params.BY_NAME[key].default == default, key
     train = project_scripts("finetuning/train.py", "generated_train_defaults")
@@ -165,18 +182,3 @@ def test_defaults_a_config_may_leave_out_are_the_generators(project_scripts, hel
     training = train.load_config(path)["training"]
     for key in ("num_train_epochs", "warmup_steps", "save_steps", "seed"):
         assert training[key] == params.BY_NAME[key].default, key
-
-
-@pytest.mark.parametrize("value", [True, None, ["a"], {"a": 1}])
-def test_generation_and_training_refuse_the_same_row_values(helpers, tmp_path, value):
-    """scaffolds/dataset.py (at `new`) and the project's row rule (at training) agree on a row."""
-    from core.errors import InputError
-    from scaffolds.dataset import validate_lines
-
-    row = {"phrase": "hi", "tone": value}
-    assert helpers.row_problem(row, ["phrase", "tone"], "tone") is not None
-    with pytest.raises(InputError):
-        validate_lines([json.dumps(row)], "rows.jsonl", "{phrase} => {tone}")
-    good = {"phrase": "hi", "tone": 3}
-    assert helpers.row_problem(good, ["phrase", "tone"], "tone") is None
-    assert validate_lines([json.dumps(good)], "rows.jsonl", "{phrase} => {tone}").rows == 1

@@ -66,10 +66,11 @@ def run(args, console) -> int:
     action = getattr(args, "data_command", None)
     if action != "check":
         raise InputError("Which data action?", field="ACTION", fix="use ftstudio data check FILE --model ID")
-    from scaffolds.datasets.formats import parse_mapping
+    from scaffolds.project_code import input_errors, training_data
     from usecases.data import check_dataset
 
-    mapping = parse_mapping(args.mapping or [])
+    with input_errors():
+        mapping = training_data.formats.parse_mapping(args.mapping or [])
     from tui.commands._common import open_project
 
     try:  # in a project (--project, or the current folder), its model, template and sequence length are the defaults

@@ -13,10 +13,14 @@ def run(args, console) -> int:
     from scaffolds import catalog
     from scaffolds.generate import ProjectSpec, validate_name
     from usecases.projects import generate_project
-    from scaffolds.params import parse_overrides
+    from scaffolds.params import coerce, parse_overrides
 
     # Cheap checks first, so a typo fails before any prompt or hub lookup.
     overrides = parse_overrides(args.overrides)
+    if getattr(args, "dataset_format", None):  # --format and --map are the dataset_format and column_map settings
+        overrides["dataset_format"] = coerce("dataset_format", args.dataset_format)
+    if getattr(args, "mapping", None):
+        overrides["column_map"] = ",".join(args.mapping)
     if not console.interactive:  # report every missing input at once
         missing = [(label, how) for label, how, value in (
             ("NAME", "the NAME argument, e.g. `ftstudio new my-tones`", args.name),
@@ -34,7 +38,8 @@ def run(args, console) -> int:
         model = console.prompt("Model (catalog name, Hugging Face repo id or local folder)", name="model",
                                how="--model ID", default=DEFAULT_MODEL)
     spec = ProjectSpec(name=name, model=model, parent=Path(args.dir or "."), recipe=args.recipe,
-                       dataset=Path(args.dataset) if args.dataset else None, overrides=overrides,
+                       dataset=args.dataset or None, eval_dataset=getattr(args, "eval_dataset", None) or None,
+                       overrides=overrides,
                        target=getattr(args, "target", None) or "azure")
     result = generate_project(spec, console.event)
     doc = result.to_json()
@@ -45,7 +50,9 @@ def run(args, console) -> int:
         lines = [f"Created {where} ({len(result.files)} files)",
                  f"  model   {printable(m['id'])}" + ("" if m.get("verified") else " (not verified: hub unreachable)"),
                  f"  recipe  {result.recipe}   target {result.target}   GPU {result.params['gpuProfileType']}",
-                 f"  dataset {printable(result.train_file)} ({result.dataset_rows} rows)",
+                 f"  dataset {printable(result.train_file)} ("
+                 + (f"{result.dataset_rows} rows, " if result.dataset_rows is not None else "")
+                 + f"format {result.dataset_format})",
                  "Next:",
                  f"  cd {shlex.quote(str(result.path)) if where == str(result.path) else where}"]
         if result.target == "local":

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
 from project_helpers import (  # noqa: E402
     adapter_base_model, check_run_id, default_run_id, fill_training_defaults, project_root,
-    prompt_completion_pairs, read_json_object, resolve, write_json)
+    read_json_object, resolve, write_json)
+from training_data import DataError, read_examples  # noqa: E402
 
 EXIT_FAILED, EXIT_INPUT = 1, 2
 DEFAULT_OLIVE_CONFIG = {
@@ -66,11 +67,19 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def check_dataset(path: Path, display: str, template: str) -> int:
-    """Every row checked by training's own rule (Olive itself would fail deep inside a pass); the row count."""
+    """Every row checked by training's own rule (Olive itself would fail deep inside a pass); the row count.
+    Olive reads rows through the text_template only."""
+    if not isinstance(template, str) or not template:
+        raise OliveError("the olive recipe trains on text_template rows: set dataset.text_template", EXIT_INPUT)
     try:
-        return len(prompt_completion_pairs(template, path, display))
-    except ValueError as exc:
-        raise OliveError(str(exc), EXIT_INPUT) from None
+        _, examples, problems, _ = read_examples(str(path), dataset_format="text_template", text_template=template)
+    except DataError as exc:
+        raise OliveError(f"{display}: {exc.one_line(project=True)}", EXIT_INPUT) from None
+    if problems:
+        more = f" ({len(problems)} bad rows in all)" if len(problems) > 1 else ""
+        raise OliveError(f"{display} line {problems[0].number}: {problems[0].problem}{more}; every row needs the "
+                         "columns of dataset.text_template", EXIT_INPUT)
+    return len(examples)
 
 
 def build_workflow(train: dict, olive: dict, root: Path, run_dir: Path) -> dict:

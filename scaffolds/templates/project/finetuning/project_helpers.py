@@ -1,9 +1,9 @@
-"""What the project's scripts share: config paths, JSON files, run ids, the text_template rule, defaults.
+"""What the project's scripts share: config paths, JSON files, run ids, training defaults.
 
 Imported by ``finetuning/train.py``, ``fetch_model.py``, ``invoke_olive.py`` and ``inference/``
-(each puts this folder on ``sys.path`` first), and loaded by ftstudio itself to check a
-``text_template`` when it generates the project: one implementation, so generation, training and
-serving cannot disagree. Standard library only. A problem is a ``ValueError`` whose message is one
+(each puts this folder on ``sys.path`` first), and loaded by ftstudio itself for the defaults it
+writes: one implementation, so generation, training and serving cannot disagree. The dataset rules
+(formats, the text_template, rendering with the chat template) are the ``training_data`` package. Standard library only. A problem is a ``ValueError`` whose message is one
 line; each script turns it into its own error and exit code.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import string
 import time
 from pathlib import Path
 
@@ -22,7 +21,11 @@ QUANT_TYPES = ("nf4", "fp4")
 TRAINING_DEFAULTS = {
     "num_train_epochs": 3, "max_steps": -1, "gradient_accumulation_steps": 1, "logging_steps": 10,
     "save_steps": 100, "save_total_limit": 2, "seed": 42, "warmup_steps": 0.03, "compute_dtype": "bfloat16",
+    "packing": "auto",
 }
+# The "dataset" values a config may leave out: a few percent held out for the eval loss, capped.
+DATASET_DEFAULTS = {"eval_fraction": 0.05, "eval_max_rows": 200}
+EVAL_MIN_ROWS = 20  # smaller datasets keep every row for training
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a folder name on every OS and on Azure Files
 
 
@@ -95,127 +98,3 @@ def adapter_base_model(model_cfg: dict) -> str:
     if model_cfg.get("source") == "hub" and model_cfg.get("repo"):
         return model_cfg["repo"]
     return model_cfg["local_dir"]
-
-
-# -- text_template -------------------------------------------------------------------------------
-class TemplateError(ValueError):
-    """A text_template that is not text with {column} fields. The message reads after "text_template"."""
-
-
-# Dataset columns are often named "question-text" or "user input": besides identifiers (any script),
-# ASCII words joined by '-' or spaces are plain column names too.
-_ASCII_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_\- ]*")
-
-
-def is_column_name(name: str) -> bool:
-    """A plain column name: never positional ({0}, {}), attribute ({a.b}) or index ({a[0]}) access."""
-    return name.isidentifier() or bool(_ASCII_COLUMN.fullmatch(name))
-
-
-def parse_template(template: str) -> list[tuple[str, str | None]]:
-    """``[(literal, field), ...]`` of a text_template; TemplateError when it is not a valid one."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise TemplateError(f"is not a valid template ({exc})") from None
-    segments = []
-    for literal, field, spec, conversion in parsed:
-        if field is not None and (not is_column_name(field) or spec or conversion):
-            raise TemplateError(f"field {{{field}}} must be a plain column name")
-        segments.append((literal, field))
-    if not any(field is not None for _, field in segments):
-        raise TemplateError("has no {column} field for the answer")
-    return segments
-
-
-def field_names(segments: list[tuple[str, str | None]]) -> list[str]:
-    """The template's fields in order; the last one is the answer."""
-    return [field for _, field in segments if field is not None]
-
-
-def split_template(segments: list[tuple[str, str | None]]) -> tuple[list[tuple[str, str | None]], str, str]:
-    """(prompt segments, answer field, answer suffix): the LAST field and everything after it is the
-    answer, everything before it the prompt (training's loss is on the answer only, and serving
-    builds its prompts from the same prompt part and stops at the suffix, e.g. ``<|end|>``)."""
-    last = max(i for i, (_, field) in enumerate(segments) if field is not None)
-    prompt = segments[:last] + [(segments[last][0], None)]
-    suffix = "".join(literal for literal, _ in segments[last + 1:])
-    return prompt, segments[last][1], suffix
-
-
-def fill(segments: list[tuple[str, str | None]], values: dict) -> str:
-    return "".join(literal + (str(values[field]) if field is not None else "") for literal, field in segments)
-
-
-def split_row(segments: list[tuple[str, str | None]], row: dict) -> tuple[str, str]:
-    """(prompt, completion) of one dataset row."""
-    prompt, answer, suffix = split_template(segments)
-    return fill(prompt, row), str(row[answer]) + suffix
-
-
-# -- dataset rows ----------------------------------------------------------------------------------
-class DatasetError(ValueError):
-    """A dataset that training cannot use; the message names the file and line."""
-
-
-def read_rows(path: Path, display: str) -> list[tuple[int, object]]:
-    """``[(line number, parsed row)]`` of a JSONL file (or a JSON array file)."""
-    if not path.is_file():
-        raise DatasetError(f"dataset file {display} not found; fix dataset.train_file")
-    text = path.read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):
-        try:
-            return [(i + 1, row) for i, row in enumerate(json.loads(text))]
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{display} line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{display} line {number}: not valid JSON ({exc.msg})") from None
-    return rows
-
-
-def row_problem(row, fields: list, answer: str):
-    """Why ``row`` cannot fill the template (None when it can)."""
-    if not isinstance(row, dict):
-        return "not a JSON object"
-    for field in fields:
-        if field not in row or row[field] is None:
-            return f"missing field {field!r}"
-        if not isinstance(row[field], (str, int, float)) or isinstance(row[field], bool):
-            return f"field {field!r} is not text"
-    if not str(row[answer]).strip():
-        return f"field {answer!r} (the answer) is empty"
-    return None
-
-
-def prompt_completion_pairs(template: str, path: Path, display: str) -> list:
-    """Every row of the dataset checked against ``template``, as ``{"prompt", "completion"}`` pairs;
-    the first bad row is named by its line number."""
-    try:
-        segments = parse_template(template)
-    except ValueError as exc:
-        raise DatasetError(f"dataset.text_template {exc}") from None
-    fields = field_names(segments)
-    answer = fields[-1]
-    rows = read_rows(path, display)
-    if not rows:
-        raise DatasetError(f"{display} has no rows; add JSONL rows with fields {', '.join(fields)}")
-    pairs, bad = [], []
-    for number, row in rows:
-        problem = row_problem(row, fields, answer)
-        if problem:
-            bad.append((number, problem))
-            continue
-        prompt, completion = split_row(segments, row)
-        pairs.append({"prompt": prompt, "completion": completion})
-    if bad:
-        number, problem = bad[0]
-        more = f" ({len(bad)} bad rows in all)" if len(bad) > 1 else ""
-        raise DatasetError(f"{display} line {number}: {problem}{more}; every row needs "
-                           f"{', '.join(repr(f) for f in fields)} (dataset.text_template)")
-    return pairs

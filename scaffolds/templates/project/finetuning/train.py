@@ -4,12 +4,19 @@
 
 - Reads ONLY ``finetuning/train_config.json`` (paths relative to the project root, the folder
   holding ``finetuning/``) and the ``RUN_ID`` env var (default: a UTC timestamp).
-- Validates the dataset before loading anything heavy: every row must have the fields of
-  ``dataset.text_template``; a bad row is named by its line number (exit 2).
-- ``text_template``: the LAST ``{field}`` and everything after it is the answer (completion),
-  everything before it the prompt; training uses TRL's prompt/completion format, so the loss is
-  on the answer only. ``inference/app.py`` builds its prompts from the same prompt part: the rule
-  lives in ``project_helpers.py``, which the inference app and ftstudio's generator use too.
+- Reads the dataset (``dataset.train_file``: JSONL, JSON, CSV, Parquet, a ``save_to_disk`` folder
+  or ``hf:ORG/NAME[:SPLIT]``) in its format (``dataset.format``, detected when unset: messages,
+  sharegpt, prompt_completion, alpaca or text_template; ``dataset.column_map`` for other column
+  names) and checks every row before loading anything heavy; a bad row is named by its line with
+  the fix (exit 2). The rules are the ``training_data`` package, which ftstudio and the inference
+  app use too.
+- Conversations are rendered with the model's own chat template (a declared ChatML default when
+  the tokenizer has none), the loss on the assistant turns and their end-of-turn token only;
+  plain prompt/completion and text_template rows on the completion only.
+- Evaluates on ``dataset.eval_file``, or else holds out ``dataset.eval_fraction`` of the rows
+  (default 5%, at most ``dataset.eval_max_rows`` = 200, none under 20 rows), and logs the eval loss.
+- ``training.packing``: ``auto`` (default: on with a GPU, where padding-free packing is faster;
+  off on the CPU, where it measured slower), ``true`` or ``false``.
 - Writes ``outputs/<RUN_ID>/``: the adapter (``adapter_model.safetensors``,
   ``adapter_config.json``), the tokenizer, ``metrics.json`` and a copy of the config;
   checkpoints go to ``outputs/<RUN_ID>/checkpoints/``. Re-running with the same RUN_ID resumes
@@ -36,95 +43,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, however this file is started
 from project_helpers import (  # noqa: E402
-    DTYPES, QUANT_TYPES, adapter_base_model, check_run_id, default_run_id, fill_training_defaults,
-    project_root, prompt_completion_pairs, read_json, read_json_object, resolve, write_json)
+    adapter_base_model, check_run_id, default_run_id, project_root, read_json, resolve, write_json)
+from training_data import render  # noqa: E402
+from train_inputs import (  # noqa: E402
+    EXIT_FAILED, EXIT_INPUT, Examples, TrainError, load_config, load_examples)
 
-EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 143
-RECIPES = ("lora", "qlora", "olive")  # olive: train.py trains the same LoRA; invoke_olive.py exports it
+EXIT_STOPPED = 143
 STOP = threading.Event()
-
-
-class TrainError(Exception):
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-# -- config ----------------------------------------------------------------------------------
-def load_config(config_path: Path) -> dict:
-    try:
-        config = read_json_object(config_path, missing_hint=" (pass --config finetuning/train_config.json)")
-    except ValueError as exc:
-        raise TrainError(str(exc), EXIT_INPUT) from None
-
-    def need(section: str, key: str, kind, check=None, hint: str = ""):
-        value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
-        if value is None or isinstance(value, bool) and kind is not bool or not isinstance(value, kind) \
-                or (check is not None and not check(value)):
-            raise TrainError(f"{config_path}: {section}.{key} is {value!r}; {hint or 'fix it'}", EXIT_INPUT)
-        return value
-
-    recipe = config.get("recipe")
-    if recipe not in RECIPES:
-        raise TrainError(f"{config_path}: recipe must be one of {', '.join(RECIPES)}, not {recipe!r}", EXIT_INPUT)
-    need("model", "local_dir", str, bool, "set the folder of the base model")
-    need("dataset", "train_file", str, bool, "set the JSONL file to train on")
-    need("dataset", "text_template", str, bool, "set a template like '<|user|>\\n{phrase}<|end|>\\n<|assistant|>\\n{tone}<|end|>'")
-    positive = lambda v: v > 0  # noqa: E731
-    need("lora", "r", int, positive, "use a positive integer such as 8")
-    need("lora", "alpha", (int, float), positive, "use a positive number such as 16")
-    need("lora", "dropout", (int, float), lambda v: 0 <= v < 1, "use a value in [0, 1), e.g. 0.05")
-    targets = config["lora"].get("target_modules", "all-linear")
-    if not (isinstance(targets, str) and targets or isinstance(targets, list) and targets
-            and all(isinstance(t, str) and t for t in targets)):
-        raise TrainError(f"{config_path}: lora.target_modules must be 'all-linear' or a list of module names",
-                         EXIT_INPUT)
-    need("training", "learning_rate", (int, float), positive, "use a positive number such as 2e-4")
-    need("training", "per_device_train_batch_size", int, positive, "use a positive integer")
-    need("training", "source_max_len", int, positive, "use a positive integer such as 512")
-    training = fill_training_defaults(config["training"])
-    for key in ("gradient_accumulation_steps", "logging_steps", "save_steps"):
-        need("training", key, int, positive, "use a positive integer")
-    if training["max_steps"] < 0:
-        need("training", "num_train_epochs", (int, float), positive, "use a positive number, or set max_steps")
-    if training["compute_dtype"] not in DTYPES:
-        raise TrainError(f"{config_path}: training.compute_dtype must be one of {', '.join(DTYPES)}", EXIT_INPUT)
-    if recipe == "qlora":
-        check_quantization(config, config_path)
-    fraction = config["dataset"].get("eval_fraction") or 0.0
-    if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise TrainError(f"{config_path}: dataset.eval_fraction must be in [0, 1), e.g. 0.1", EXIT_INPUT)
-    config["dataset"]["eval_fraction"] = float(fraction)
-    config.setdefault("output_root", "outputs")
-    return config
-
-
-def check_quantization(config: dict, config_path: Path) -> None:
-    """The qlora recipe's quantization section, with its defaults filled in."""
-    quant = config.setdefault("quantization", {})
-    quant.setdefault("quant_type", QUANT_TYPES[0])
-    quant.setdefault("double_quant", True)
-    quant.setdefault("compute_dtype", config["training"]["compute_dtype"])
-    if quant["quant_type"] not in QUANT_TYPES:
-        raise TrainError(f"{config_path}: quantization.quant_type must be {' or '.join(QUANT_TYPES)}", EXIT_INPUT)
-    if quant["compute_dtype"] not in DTYPES:
-        raise TrainError(f"{config_path}: quantization.compute_dtype must be one of {', '.join(DTYPES)}",
-                         EXIT_INPUT)
-
-
-# -- dataset ------------------------------------------------------------------------------------
-def load_pairs(config: dict, root: Path) -> list[dict]:
-    """Every row checked against the template (the rule in project_helpers.py), as prompt/completion pairs."""
-    dataset = config["dataset"]
-    try:
-        return prompt_completion_pairs(dataset["text_template"], resolve(root, dataset["train_file"]),
-                                       dataset["train_file"])
-    except ValueError as exc:
-        raise TrainError(str(exc), EXIT_INPUT) from None
 
 
 # -- run folder ------------------------------------------------------------------------------
@@ -159,7 +88,7 @@ def install_stop_handlers() -> None:
 
 
 # -- training --------------------------------------------------------------------------------
-def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[dict]) -> int:
+def train(config: dict, config_path: Path, root: Path, run_id: str, examples: Examples) -> int:
     """Train one run: the steps below, in order. Returns the exit code."""
     model_cfg, recipe = config["model"], config["recipe"]
     model_dir = base_model_dir(model_cfg, root)
@@ -174,9 +103,12 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
     cuda, dtype_name, device = pick_device(config["training"])
     tokenizer, model = load_model(config, model_dir, cuda, dtype_name,
                                   announce=f"train.py: run {run_id}, recipe {recipe}, model "
-                                           f"{model_cfg.get('id') or model_cfg['local_dir']}, {len(pairs)} "
-                                           f"examples, device {device} ({dtype_name})")
-    trainer = make_trainer(config, model, tokenizer, pairs, checkpoints, cuda, dtype_name)
+                                           f"{model_cfg.get('id') or model_cfg['local_dir']}, {examples.described}, "
+                                           f"device {device} ({dtype_name})")
+    if examples.chat and render.ensure_template(tokenizer):
+        say(f"the tokenizer has no chat template: conversations use the default {render.DEFAULT_TEMPLATE_NAME}, "
+            "saved with the adapter's tokenizer")
+    trainer = make_trainer(config, model, tokenizer, examples, checkpoints, cuda, dtype_name)
 
     resume = last_checkpoint(checkpoints)
     if resume is not None:
@@ -187,7 +119,12 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, pairs: list[
     started = time.monotonic()
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     runtime = round(time.monotonic() - started, 3)
+    step = trainer.state.global_step
+    if trainer.eval_dataset is not None and not STOP.is_set() and not any(
+            "eval_loss" in entry and entry.get("step") == step for entry in trainer.state.log_history):
+        trainer.evaluate()  # the eval loss of the final adapter, logged like the others
     metrics = run_metrics(trainer.state, run_id, runtime, recipe, model_cfg, device, dtype_name, resume)
+    metrics["dataset_format"] = examples.format  # what serving renders prompts like
     if STOP.is_set():
         write_json(run_dir / "metrics.json", metrics)
         say(f"stopped at step {trainer.state.global_step}; checkpoint saved in {checkpoints}. "
@@ -265,7 +202,7 @@ def quantized_load_kwargs(quant: dict, cuda: bool) -> dict:
     return kwargs
 
 
-def make_trainer(config: dict, model, tokenizer, pairs: list[dict], checkpoints: Path, cuda: bool,
+def make_trainer(config: dict, model, tokenizer, examples: Examples, checkpoints: Path, cuda: bool,
                  dtype_name: str):
     from peft import LoraConfig
     from transformers import PrinterCallback
@@ -275,27 +212,38 @@ def make_trainer(config: dict, model, tokenizer, pairs: list[dict], checkpoints:
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                              target_modules=lora.get("target_modules", "all-linear"), bias="none",
                              task_type="CAUSAL_LM")
-    dataset, eval_dataset = split_datasets(pairs, config["dataset"]["eval_fraction"], config["training"]["seed"])
+    dataset = tokenized(tokenizer, examples.train)
+    eval_dataset = tokenized(tokenizer, examples.held_out) if examples.held_out else None
+    packing = config["training"]["packing"]
+    packing = cuda if packing == "auto" else packing in (True, "on")
+    say(f"packing: {'on (padding-free)' if packing else 'off'}"
+        + (" (auto: on with a GPU only)" if config["training"]["packing"] == "auto" else ""))
     args = sft_config(config["training"], config["recipe"], checkpoints, cuda, dtype_name,
-                      evaluate=eval_dataset is not None)
+                      evaluate=eval_dataset is not None, packing=packing)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                          processing_class=tokenizer, peft_config=peft_config, callbacks=progress_and_stop_callbacks())
     trainer.remove_callback(PrinterCallback)  # its raw dict lines would duplicate ours
     return trainer
 
 
-def split_datasets(pairs: list[dict], fraction: float, seed: int):
-    """(train, eval or None): eval_fraction of the rows held out, when there are at least 10."""
+def tokenized(tokenizer, examples: list):
+    """The examples as token ids and labels (the loss on the trained part only): training_data.render,
+    the code the inference app renders its prompts with."""
     from datasets import Dataset
 
-    dataset = Dataset.from_list(pairs)
-    if fraction > 0 and len(pairs) >= 10:
-        split = dataset.train_test_split(test_size=fraction, seed=seed)
-        return split["train"], split["test"]
-    return dataset, None
+    rows = []
+    for example in examples:
+        try:
+            input_ids, labels = render.tokenize(tokenizer, example)
+        except render.TemplateRefused as exc:
+            raise TrainError(f"line {example.number}: the model's chat template refused the row ({exc}); "
+                             "change that row or drop it", EXIT_INPUT) from None
+        rows.append({"input_ids": input_ids, "labels": labels})
+    return Dataset.from_list(rows)
 
 
-def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype_name: str, evaluate: bool):
+def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype_name: str, evaluate: bool,
+               packing: bool = False):
     from trl import SFTConfig
 
     return SFTConfig(
@@ -324,8 +272,7 @@ def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype
         activation_checkpointing=cuda,
         activation_checkpointing_kwargs={"use_reentrant": False} if cuda else None,
         optim="paged_adamw_8bit" if recipe == "qlora" and cuda else "adamw_torch",
-        completion_only_loss=True,
-        packing=False,
+        packing=packing,  # BFD: padding-free, each example's own positions (no attention across examples)
         report_to="none",
         disable_tqdm=True,
         dataloader_pin_memory=cuda,
@@ -412,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         install_stop_handlers()
         config = load_config(config_path)
         root = project_root(config_path)
-        pairs = load_pairs(config, root)
-        return train(config, config_path, root, run_id, pairs)
+        examples = load_examples(config, root)
+        return train(config, config_path, root, run_id, examples)
     except TrainError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code

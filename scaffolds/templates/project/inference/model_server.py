@@ -1,8 +1,11 @@
 """The model behind inference/app.py: which adapter to serve, its prompts, loading, and generation.
 
-The base model comes from ``model.local_dir`` of the config, the adapter from ``outputs/<RUN_ID>/``,
-prompts from the run's own copy of ``dataset.text_template`` split by finetuning/project_helpers.py,
-the very rule training used. Loads once (in a background thread) and runs one generation at a time.
+The base model comes from ``model.local_dir`` of the config, the adapter from ``outputs/<RUN_ID>/``.
+Prompts are rendered by finetuning/training_data, the code training rendered the run's examples
+with: the whole conversation (system prompt and history) through the chat template the adapter's
+tokenizer was trained with, stopping at its end-of-turn marker; for a run trained on plain
+prompt/completion or text_template rows, the last user message in the prompt part the run learned.
+Loads once (in a background thread) and runs one generation at a time.
 """
 
 import sys
@@ -11,7 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from project_helpers import fill, field_names, parse_template, project_root, read_json, resolve, split_template
+from project_helpers import project_root, read_json, resolve
+from training_data import render
+from training_data.text_template import fill, field_names, parse_template, split_template
+
+PLAIN_FORMATS = ("text_template", "prompt_completion")  # prompt_completion: plain text; lists are chat
 
 DEFAULT_MAX_TOKENS = 256
 
@@ -48,34 +55,45 @@ def select_adapter(root: Path, config: dict, run: str | None, base_only: bool) -
     return runs[-1][1] if runs else None
 
 
-# -- prompts (the training rule: the last field and what follows is the answer) -------------------
+# -- prompts (the training rule: training_data.render and text_template) -----------------------------
+def trained_format(run_metrics: dict | None, config: dict) -> str | None:
+    """The dataset format the run was trained on (metrics.json), else the config's; None: unknown."""
+    dataset = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+    return (run_metrics or {}).get("dataset_format") or dataset.get("format") or \
+        ("text_template" if dataset.get("text_template") else None)
+
+
 class PromptBuilder:
-    def __init__(self, template: str | None, tokenizer):
+    """A request's messages as the prompt the run was trained on, and the text its answers end with."""
+
+    def __init__(self, template: str | None, tokenizer, dataset_format: str | None = None):
         self.tokenizer = tokenizer
         self.prefix: list[tuple[str, str | None]] | None = None
         self.answer_suffix = ""
-        if template:
+        self.plain = dataset_format == "prompt_completion" and not template
+        if template and dataset_format in (None, "text_template"):
             try:
                 prompt, _answer, self.answer_suffix = split_template(parse_template(template))
             except ValueError as exc:  # training refuses it too: no adapter was trained on it
                 raise ValueError(f"dataset.text_template {exc}") from None
             if len(field_names(prompt)) == 1:  # one slot for the user's message
                 self.prefix = prompt
+        if not self.uses_template and not self.plain and tokenizer is not None:
+            render.ensure_template(tokenizer)  # what training gave a tokenizer without one
+            self.answer_suffix = render.end_of_turn(tokenizer)
 
     @property
     def uses_template(self) -> bool:
         return self.prefix is not None
 
     def build(self, messages: list[dict]) -> tuple[str, bool]:
-        """(prompt text, add_special_tokens): the template's prompt part with the last user message."""
-        if self.prefix is not None:
+        """(prompt text, add_special_tokens)."""
+        if self.prefix is not None or self.plain:
             user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+            if self.plain:
+                return user, True
             return fill(self.prefix, dict.fromkeys(field_names(self.prefix), user)), True
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            return text, False  # the chat template writes its own BOS
-        lines = [f"{m['role']}: {m['content']}" for m in messages]
-        return "\n".join(lines + ["assistant:"]), True
+        return render.prompt_text(self.tokenizer, messages), False  # the chat template writes its own BOS
 
 
 # -- stop strings ------------------------------------------------------------------------------
@@ -136,6 +154,7 @@ class ModelServer:
         run_config = read_json(self.adapter_dir / "train_config.json") if self.adapter_dir else None
         run_metrics = read_json(self.adapter_dir / "metrics.json") if self.adapter_dir else None
         self.template = ((run_config or config).get("dataset") or {}).get("text_template")
+        self.dataset_format = trained_format(run_metrics, run_config or config)
         self.recipe = (run_metrics or {}).get("recipe") or (run_config or config).get("recipe") or "lora"
         self.quantization = (run_config or config).get("quantization") or {}
         base_id = model_cfg.get("id") or Path(model_cfg["local_dir"]).name
@@ -179,7 +198,7 @@ class ModelServer:
             dtype = torch.float32
         quantized = cuda and self.recipe == "qlora" and self.adapter_dir is not None
         tokenizer, model = self._load_weights(dtype, cuda, quantized)
-        prompts = PromptBuilder(self.template, tokenizer)
+        prompts = PromptBuilder(self.template, tokenizer, self.dataset_format)
         self.stop_token_ids, self.answer_stop = stop_tokens(model, tokenizer, prompts.answer_suffix)
         self.tokenizer, self.model, self.prompts = tokenizer, model, prompts
         self.device = "cuda" if cuda else "cpu"

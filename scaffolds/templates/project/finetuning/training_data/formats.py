@@ -21,11 +21,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterable, Optional, Union
 
-from core.errors import InputError
-from scaffolds.datasets.shape import (ALIASES, ALPACA, FORMATS, MESSAGES, PROMPT_COMPLETION, SHAREGPT,
+from .errors import DataError
+from .shape import (ALIASES, ALPACA, FORMATS, MESSAGES, PROMPT_COMPLETION, SHAREGPT,
                                       TEXT_TEMPLATE, Detection, Example, Problem, Turn)
-from scaffolds.datasets.sources import RowError
-from scaffolds.params import project_helpers, template_fields
+from .sources import RowError
+from .text_template import TemplateError, field_names, parse_template, row_problem, split_row, template_fields
 
 HEAD_ROWS = 20  # detection reads this many rows
 LIST_COLUMNS = ("messages", "conversations")
@@ -41,7 +41,7 @@ Result = Union[Example, Problem]
 
 # -- the user's choices --------------------------------------------------------------------------
 def format_name(text: Optional[str]) -> Optional[str]:
-    """``--format``'s value as one of FORMATS (None: detect); InputError for anything else."""
+    """``--format``'s value as one of FORMATS (None: detect); DataError for anything else."""
     if text is None:
         return None
     key = text.strip().lower().replace(" ", "_").replace("-", "_")
@@ -49,7 +49,7 @@ def format_name(text: Optional[str]) -> Optional[str]:
         return key
     if key.replace("_", "-") in ALIASES:
         return ALIASES[key.replace("_", "-")]
-    raise InputError(f"Unknown dataset format {text!r}.", field="--format",
+    raise DataError(f"Unknown dataset format {text!r}.", field="--format",
                      fix=f"use one of {', '.join(FORMATS)} (or leave --format out to detect it)")
 
 
@@ -60,10 +60,10 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
         ours, sep, theirs = pair.partition("=")
         ours, theirs = ours.strip(), theirs.strip()
         if not sep or not ours or not theirs:
-            raise InputError(f"--map {pair!r} is not FIELD=COLUMN.", field="--map",
+            raise DataError(f"--map {pair!r} is not FIELD=COLUMN.", field="--map",
                              fix="write it as FIELD=COLUMN, e.g. --map instruction=question")
         if ours in mapping and mapping[ours] != theirs:
-            raise InputError(f"--map gives {ours!r} twice ({mapping[ours]!r} and {theirs!r}).", field="--map",
+            raise DataError(f"--map gives {ours!r} twice ({mapping[ours]!r} and {theirs!r}).", field="--map",
                              fix=f"keep one --map {ours}=COLUMN")
         mapping[ours] = theirs
     return mapping
@@ -73,11 +73,11 @@ def _check_mapping(mapping: dict[str, str], fields: list[str], head: list[dict],
     allowed = (*MAPPABLE, *fields)
     for ours, theirs in mapping.items():
         if ours not in allowed:
-            raise InputError(f"--map {ours}={theirs}: {ours!r} is not a field ftstudio reads.", field="--map",
+            raise DataError(f"--map {ours}={theirs}: {ours!r} is not a field ftstudio reads.", field="--map",
                              fix=f"map one of {', '.join(allowed)} to your column, e.g. --map output={theirs}")
         if ours not in INNER_KEYS and head and not any(theirs in row for row in head):
             columns = ", ".join(sorted({k for row in head for k in row})) or "none"
-            raise InputError(f"--map {ours}={theirs}: {name} has no column {theirs!r} in its first rows "
+            raise DataError(f"--map {ours}={theirs}: {name} has no column {theirs!r} in its first rows "
                              f"(columns: {columns}).", field="--map", fix="map to one of those columns")
 
 
@@ -138,16 +138,20 @@ def detect(head: list[tuple[int, Any]], *, name: str, dataset_format: Optional[s
     """
     mapping = dict(mapping or {})
     fmt = format_name(dataset_format)
-    fields = template_fields(text_template) if text_template is not None else []
+    try:
+        fields = template_fields(text_template) if text_template is not None else []
+    except TemplateError as exc:
+        raise DataError(f"The text_template {exc}.", field="--text-template",
+                        fix="write it as text with {column} fields, the answer's field last") from None
     if fmt == TEXT_TEMPLATE and not fields:
-        raise InputError("The text_template format needs the template.", field="--text-template",
+        raise DataError("The text_template format needs the template.", field="--text-template",
                          fix="pass --text-template with the project's template, e.g. '{question} => {answer}'")
     rows = [row for _, row in head if isinstance(row, dict)]
     if not rows:
         bad = next(((n, r) for n, r in head if isinstance(r, RowError)), None)
         if bad:
-            raise InputError(f"{name} line {bad[0]} {bad[1].problem}.", field="FILE", fix=bad[1].fix)
-        raise InputError(f"{name} has no rows.", field="FILE", fix="add at least one row")
+            raise DataError(f"{name} line {bad[0]} {bad[1].problem}.", field="FILE", fix=bad[1].fix)
+        raise DataError(f"{name} has no rows.", field="FILE", fix="add at least one row")
     _check_mapping(mapping, fields, rows, name)
     rows = [mapped(r, mapping) for r in rows]
     common = set.intersection(*(set(r) for r in rows))
@@ -159,7 +163,7 @@ def detect(head: list[tuple[int, Any]], *, name: str, dataset_format: Optional[s
                          text_template if fmt == TEXT_TEMPLATE else None, mapping)
     if not found:
         columns = ", ".join(sorted(rows[0])) or "none"
-        raise InputError(f"{name}: cannot tell the dataset's format from the columns of its first rows ({columns}).",
+        raise DataError(f"{name}: cannot tell the dataset's format from the columns of its first rows ({columns}).",
                          field="--format", fix=_FORMAT_FIX)
     score, _, fmt, column, reason = max(found, key=lambda c: (c[0], -c[1]))
     return Detection(fmt, "detected", f"the first rows have {reason}", column,
@@ -325,20 +329,20 @@ def _alpaca(number: int, row: dict, detection: Detection) -> Result:
 
 @lru_cache(maxsize=8)
 def _segments(template: str) -> list:
-    return project_helpers.parse_template(template)
+    return parse_template(template)
 
 
 def _text_template(number: int, row: dict, detection: Detection) -> Result:
     template = detection.text_template or ""
-    fields = project_helpers.field_names(_segments(template))
+    fields = field_names(_segments(template))
     missing = [f for f in fields if f not in row]
     if missing:
         return Problem(number, f"has no {', '.join(repr(m) for m in missing)} column (the text_template needs "
                        f"{', '.join(fields)})", "add the column to every row, or map it with --map FIELD=COLUMN")
-    problem = project_helpers.row_problem(row, fields, fields[-1])  # training's own rule for a row
+    problem = row_problem(row, fields, fields[-1])  # training's own rule for a row
     if problem:
         return Problem(number, problem, "fix that row")
-    prompt, completion = project_helpers.split_row(_segments(template), row)
+    prompt, completion = split_row(_segments(template), row)
     return Example(number, (Turn("user", prompt, False), Turn("assistant", completion, True)), chat=False)
 
 

@@ -3,7 +3,7 @@
 JSONL: the file's line number (blank lines carry no row; a line that is not a JSON object is a
 ``RowError`` for that line, so every bad line is reported, not only the first). JSON array, CSV,
 Parquet and ``datasets.save_to_disk`` folders: the row index + 1. A file that cannot be read at
-all (missing, not UTF-8, not valid JSON, an unknown extension) is an ``InputError`` naming it.
+all (missing, not UTF-8, not valid JSON, an unknown extension) is an ``DataError`` naming it.
 
 pyarrow (Parquet) and datasets (save_to_disk folders) are imported only for those sources.
 """
@@ -17,7 +17,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from core.errors import InputError
+from .errors import DataError
 
 FIELD = "FILE"
 KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
@@ -38,7 +38,7 @@ class RowError:
 class Source:
     path: Path
     name: str  # what messages call it (the file or folder name)
-    kind: str  # jsonl | json | csv | parquet | arrow
+    kind: str  # jsonl | json | csv | parquet | arrow | hub
     unit: str  # "line" (JSONL) or "row": what the numbers count
     _rows: Iterator[tuple[int, Any]]
 
@@ -52,12 +52,32 @@ class Source:
         return head
 
 
-def _bad(message: str, fix: str) -> InputError:
-    return InputError(message, field=FIELD, fix=fix)
+def _bad(message: str, fix: str) -> DataError:
+    return DataError(message, field=FIELD, fix=fix)
+
+
+HUB_PREFIX = "hf:"
+
+
+def hub_id(spec: str | Path) -> tuple[str, str] | None:
+    """``(repo, split)`` of ``hf:ORG/NAME[:SPLIT]`` (split default ``train``); None for a path."""
+    text = str(spec)
+    if not text.startswith(HUB_PREFIX):
+        return None
+    repo, _, split = text[len(HUB_PREFIX):].partition(":")
+    parts = repo.split("/")
+    if len(parts) > 2 or not all(p and all(c.isalnum() or c in "-_." for c in p) for p in parts) \
+            or not all(c.isalnum() or c in "-_.[]:%" for c in split):
+        raise _bad(f"{text!r} is not a Hugging Face dataset id.", "write it as hf:ORG/NAME or hf:ORG/NAME:SPLIT")
+    return repo, split or "train"
 
 
 def open_source(path: str | Path) -> Source:
-    """The rows of ``path`` (a file, or a save_to_disk folder); InputError when it is none of them."""
+    """The rows of ``path`` (a file, a save_to_disk folder, or ``hf:ORG/NAME[:SPLIT]``); DataError
+    when it is none of them."""
+    hub = hub_id(path)
+    if hub is not None:
+        return _hub(*hub)
     path = Path(path).expanduser()
     if path.is_dir():
         return _arrow_folder(path)
@@ -176,6 +196,22 @@ def _parquet(path: Path) -> Iterator[tuple[int, Any]]:
     except Exception as exc:  # noqa: BLE001 - pyarrow's ArrowInvalid and friends: not a Parquet file
         raise _bad(f"{path.name} is not a readable Parquet file ({exc}).", "re-export the file") from None
     return _numbered(row for batch in handle.iter_batches(batch_size=1024) for row in batch.to_pylist())
+
+
+def _hub(repo: str, split: str) -> Source:
+    """A Hugging Face dataset, loaded with ``datasets`` (HF_TOKEN, when set, for private and gated ones)."""
+    try:
+        from datasets import load_dataset
+    except ImportError:
+        raise _bad(f"Loading hf:{repo} needs the datasets library, which is not installed.",
+                   "pip install datasets (or download the rows to a JSONL file)") from None
+    try:
+        data = load_dataset(repo, split=split, token=os.environ.get("HF_TOKEN") or None)
+    except Exception as exc:  # noqa: BLE001 - not found, no access, offline, bad split: its own words
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _bad(f"Cannot load the dataset hf:{repo} split {split!r} ({reason}).",
+                   "check the id and the split, and set HF_TOKEN for a private or gated dataset") from None
+    return Source(Path(repo), f"hf:{repo}", "hub", "row", _numbered(iter(data)))
 
 
 def _arrow_folder(folder: Path) -> Source:
