@@ -102,8 +102,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("data_check", "data: Check a dataset", "Format, token lengths, truncation and bad rows of a dataset",
             tui=False, cli=Cli("data", "check a dataset before training (format, tokens, bad rows); writes nothing",
                                actions=(Cli("check", "detect the format, count tokens, list bad rows (exit 2 if any)", (
-                                   arg("path", metavar="FILE|DIR",
-                                       help="a .jsonl, .json, .csv or .parquet file, or a save_to_disk folder"),
+                                   arg("path", metavar="FILE|DIR|hf:ID",
+                                       help="a .jsonl, .json, .csv or .parquet file, a save_to_disk folder, or "
+                                            "hf:ORG/NAME[:SPLIT] (loaded with datasets; HF_TOKEN for private ones)"),
                                    arg("--model", metavar="ID|PATH",
                                        help="the model whose tokenizer counts: a local folder, or a catalog name or "
                                             "repo id (its downloaded tokenizer; else an approximate count)"),

@@ -58,6 +58,25 @@ def tone_rows(n_per_tone: int = 50, seed: int = 7) -> list[dict]:
     return rows
 
 
+SYSTEM = "Name the tone of the message in one word."
+
+
+def chat_rows(n_per_tone: int = 50, seed: int = 11) -> list[dict]:
+    """The tone rows as conversations: a system prompt, then one to three user/assistant exchanges
+    (earlier exchanges are other rows), the loss on every assistant turn."""
+    rng = random.Random(seed)
+    flat = tone_rows(n_per_tone, seed)
+    rows = []
+    for row in flat:
+        messages = [{"role": "system", "content": SYSTEM}]
+        for earlier in rng.sample(flat, rng.choice((0, 1, 2))):
+            messages += [{"role": "user", "content": earlier["phrase"]},
+                         {"role": "assistant", "content": earlier["tone"]}]
+        messages += [{"role": "user", "content": row["phrase"]}, {"role": "assistant", "content": row["tone"]}]
+        rows.append({"messages": messages})
+    return rows
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -145,18 +164,22 @@ def ftstudio(*argv: str, local_python: str | None = None, timeout: float = 900) 
     return subprocess.run([PYTHON, "-m", "tui", *argv], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def assert_serves_the_run(url: str, key: str, run_id: str) -> None:
+def assert_serves_the_run(url: str, key: str, run_id: str, *, history: bool = False) -> None:
     """The OpenAI-compatible server at `url` serves the adapter of `run_id`, and every HELD_OUT
-    phrase (never seen in training) but at most one gets its tone."""
+    phrase (never seen in training) but at most one gets its tone; with `history`, each is asked as
+    the third turn of a conversation with a system prompt and two earlier exchanges."""
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=120)
     model = client.models.list().data[0].id
     assert run_id in model  # the adapter of the run we just trained
     answers = {}
+    earlier = [{"role": "system", "content": SYSTEM},
+               {"role": "user", "content": "I adore my city every day"}, {"role": "assistant", "content": "happy"},
+               {"role": "user", "content": "I resent my job tonight"}, {"role": "assistant", "content": "angry"}]
     for phrase in HELD_OUT:
-        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": phrase}],
-                                               max_tokens=5, temperature=0)
+        messages = (earlier if history else []) + [{"role": "user", "content": phrase}]
+        reply = client.chat.completions.create(model=model, messages=messages, max_tokens=5, temperature=0)
         answers[phrase] = reply.choices[0].message.content.strip()
     right = sum(answers[p].startswith(tone) for p, tone in HELD_OUT.items())
     assert right >= len(HELD_OUT) - 1, answers

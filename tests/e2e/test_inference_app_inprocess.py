@@ -83,3 +83,16 @@ def test_ui_falls_back_to_a_page_when_gradio_is_missing(app_module, qlora_projec
     page = TestClient(app).get("/")
     assert page.status_code == 200 and "gradio could not be imported" in page.text
     assert TestClient(app).get("/health").status_code == 503
+
+
+def test_the_chat_ui_sends_the_system_prompt_and_the_history(app_module):
+    import chat_ui  # beside app.py, on the path app.py set up
+    history = [{"role": "user", "content": "I adore my city"}, {"role": "assistant", "content": "happy"},
+               {"role": "user", "content": [{"type": "text", "text": "I resent my job"}]},
+               {"role": "assistant", "content": "angry"}]
+    assert chat_ui.conversation("I miss my garden", history, "Name the tone.") == [
+        {"role": "system", "content": "Name the tone."},
+        {"role": "user", "content": "I adore my city"}, {"role": "assistant", "content": "happy"},
+        {"role": "user", "content": "I resent my job"}, {"role": "assistant", "content": "angry"},
+        {"role": "user", "content": "I miss my garden"}]
+    assert chat_ui.conversation("hi", None, "  ") == [{"role": "user", "content": "hi"}]

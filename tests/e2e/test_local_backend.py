@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import assert_serves_the_run, ftstudio, tiny_run_settings, tone_rows, write_jsonl
+from tests.e2e.conftest import assert_serves_the_run, chat_rows, ftstudio, tiny_run_settings, write_jsonl
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(1500)
 def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
-    dataset = write_jsonl(tmp_path / "tones.jsonl", tone_rows())
+    # multi-turn conversations with a system prompt, in the `messages` format, trained with the model's chat template
+    dataset = write_jsonl(tmp_path / "tones.jsonl", chat_rows())
     made = ftstudio("new", "tones", "--model", str(tiny_model), "--target", "local", "--dir", str(tmp_path),
-                    "--dataset", str(dataset), *tiny_run_settings(), "--non-interactive")
+                    "--dataset", str(dataset), *tiny_run_settings("max_steps=400"), "--non-interactive")
     assert made.returncode == 0, made.stderr
     project = tmp_path / "tones"
     p = ["--project", str(project)]
@@ -40,7 +41,7 @@ def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
         url = json.loads(deployed.stdout)["url"]
         key = ftstudio("secret", "get", "INFERENCE_API_KEY", "--inference", *p).stdout.strip()
         assert key and key not in deployed.stdout + deployed.stderr
-        assert_serves_the_run(url, key, ex["run_id"])
+        assert_serves_the_run(url, key, ex["run_id"], history=True)  # system prompt + two earlier exchanges
     finally:
         down = ftstudio("down", "--yes", *p)
     assert down.returncode == 0 and "local inference server" in down.stdout

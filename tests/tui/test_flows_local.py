@@ -86,7 +86,9 @@ async def test_generate_refuses_a_bad_dataset_inline(home):
     from tui.screens.configure import ConfigureScreen
 
     bad = home / "bad.jsonl"
-    bad.write_text('{"phrase": "hi", "tone": "happy"}\n{"text": "no columns"}\n', encoding="utf-8")
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "happy"}]}\n'
+                   '{"messages": [{"role": "user", "content": "hi"}, {"role": "robot", "content": "?"}]}\n',
+                   encoding="utf-8")
     app = FtStudioApp()
     async with app.run_test(size=(160, 48)) as pilot:
         await app.push_screen(ConfigureScreen(MODEL, location=home / "projects"))
@@ -96,7 +98,7 @@ async def test_generate_refuses_a_bad_dataset_inline(home):
         await wait_workers(pilot)
         await pilot.pause()
         preview = str(form.query_one("#dataset-preview").render())
-        assert "line 2" in preview and "phrase" in preview
+        assert "line 2" in preview and "unknown role 'robot'" in preview
         await pilot.press("ctrl+g")
         await wait_workers(pilot)
         await pilot.pause()

@@ -54,56 +54,42 @@ def _text(value: Any) -> str:
 class Preview:
     name: str
     rows: Optional[int]
-    columns: list
-    fields: list
+    format: Optional[str]  # as training will read the rows (None: unknown, e.g. unreadable)
+    reason: str  # why that format
     head: list
     problems: list
     warnings: list
 
-    @property
-    def missing(self) -> list:
-        return [f for f in self.fields if self.columns and f not in self.columns]
 
-
-def build_preview(path: Optional[Path], template: str, head: int = 5) -> Preview:
-    """The dataset the project will train on: the core validates it (rows, columns, the first bad line);
-    the first rows are read here only to be shown."""
-    import json
-
+def build_preview(path: Optional[str], template: Optional[str], dataset_format: Optional[str] = None,
+                  head: int = 3) -> Preview:
+    """The dataset the project will train on, checked by training's own rules (the format, the rows, the
+    first bad line); the first rows are shown as the training data reads them."""
     from core.errors import FtError
-    from scaffolds import dataset, params, sample_dataset
+    from scaffolds import dataset, sample_dataset
+    from scaffolds.project_code import training_data
 
-    problems: list = []
-    try:
-        fields = params.template_fields(template)
-    except FtError as err:
-        fields, problems = [], [err.message]
+    fmt = None if dataset_format in (None, "", "auto") else dataset_format
+    if fmt is None and template:
+        fmt = "text_template"  # as `new` reads it: a template means rows in its columns
     if path is None:
-        rows = sample_dataset.rows()
-        return Preview(f"{sample_dataset.FILE_NAME} (sample, written with the project)", len(rows),
-                       list(rows[0]) if rows else [], fields, rows[:head], problems, [])
-    first: list = []
+        flat = fmt == "text_template"
+        rows = sample_dataset.rows() if flat else [sample_dataset.conversation(r["phrase"], r["tone"])
+                                                   for r in sample_dataset.rows()[:head]]
+        return Preview(f"{sample_dataset.FILE_NAME} (sample, written with the project)", len(sample_dataset.rows()),
+                       fmt or "messages", "the sample's format", rows[:head], [], [])
     try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        break
-                    if isinstance(row, dict):
-                        first.append(row)
-                if len(first) >= head:
-                    break
-    except (OSError, UnicodeDecodeError):
-        pass
-    columns = list(dict.fromkeys(k for row in first for k in row))
-    try:
-        report = dataset.validate_file(path, template) if fields else None
+        report = dataset.check(path, dataset_format=fmt, text_template=template)
     except FtError as err:
-        return Preview(Path(path).name, None, columns, fields, first, problems + [err.one_line()], [])
-    return Preview(Path(path).name, report.rows if report else None, report.columns if report else columns,
-                   fields, first, problems, report.warnings if report else [])
+        return Preview(Path(path).name, None, None, "", [], [err.one_line()], [])
+    shown: list = []
+    if report.rows is not None:
+        try:
+            source = training_data.sources.open_source(path)
+            shown = [row for _, row in source.peek(head) if isinstance(row, dict)]
+        except (training_data.DataError, OSError):
+            shown = []
+    return Preview(report.path, report.rows, report.format, report.reason, shown, [], report.warnings)
 
 
 class ConfigureScreen(Screen):
@@ -144,8 +130,8 @@ class ConfigureScreen(Screen):
                 yield from self._field("recipe", "Recipe",
                                        Select([(r, r) for r in catalog.RECIPES], value=recipe_default,
                                               allow_blank=False, id="f-recipe"))
-                yield from self._field("dataset", "Dataset file (JSONL)",
-                                       Input(placeholder="empty: the sample dataset", id="f-dataset"))
+                yield from self._field("dataset", "Dataset",
+                                       Input(placeholder="file, folder or hf:ID; empty: the sample", id="f-dataset"))
                 yield from self._field("target", "Target",
                                        Select(TARGETS, value="azure", allow_blank=False, id="f-target"))
                 for name in FORM_PARAMS:
@@ -319,30 +305,27 @@ class ConfigureScreen(Screen):
 
     def refresh_preview(self) -> None:
         self.query_one("#dataset-preview", Static).update("[dim]Reading…[/dim]")
-        self._preview(self.dataset_path(), self.values.get("text_template") or self.model.get("text_template", ""))
+        path = self.dataset_path()
+        self._preview(str(path) if path else None, self.values.get("text_template"))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-preview")
-    def _preview(self, path: Optional[Path], template: str) -> None:
-        run_task(self, "preview", build_preview, path, template)
+    def _preview(self, path: Optional[str], template: Optional[str]) -> None:
+        run_task(self, "preview", build_preview, path, template, self.values.get("dataset_format"))
 
     def _render_preview(self, preview: "Preview") -> None:
         text = self.query_one("#dataset-preview", Static)
         rows = "?" if preview.rows is None else f"{preview.rows:,}"
-        lines = [f"[b]{escape(preview.name)}[/b]  {rows} rows"]
-        lines.append(f"Columns found: {escape(', '.join(preview.columns) or 'none')}")
-        lines.append(f"Template fields: {escape(', '.join(preview.fields))}")
-        if preview.missing:
-            lines.append(f"[red]✗ Missing in the data: {escape(', '.join(preview.missing))}[/] "
-                         "(rename the columns or change text_template)")
-        elif preview.fields:
-            lines.append("[green]✓ every template field is a column[/]")
+        lines = [f"[b]{escape(preview.name)}[/b]  {rows} rows" if preview.rows is not None or preview.problems
+                 else f"[b]{escape(preview.name)}[/b]  (read by the training job)"]
+        if preview.format:
+            lines.append(f"Format: [b]{escape(preview.format)}[/b] ({escape(preview.reason)})")
         for problem in preview.problems[:3]:
             lines.append(f"[red]✗ {escape(problem)}[/]")
         for warning in preview.warnings[:2]:
             lines.append(f"[yellow]! {escape(warning)}[/]")
         lines.append("")
         for i, row in enumerate(preview.head, 1):
-            cells = "  ".join(f"[b]{escape(str(k))}[/b]: {escape(_clip(v))}" for k, v in row.items())
+            cells = "  ".join(f"[b]{escape(str(k))}[/b]: {escape(_clip(_turns(v)))}" for k, v in row.items())
             lines.append(f"[dim]{i}.[/dim] {cells}")
         text.update("\n".join(lines))
         self.show_error("dataset", preview.problems[0] if preview.problems else "")
@@ -416,6 +399,15 @@ def _hint(p) -> str:
     return p.describe_range()
 
 
-def _clip(value: Any, width: int = 60) -> str:
+def _turns(value: Any) -> Any:
+    """A conversation column shown as its turns (role: text | ...; the system prompt left out: the same
+    on most rows), anything else as it is."""
+    if isinstance(value, list) and value and all(isinstance(t, dict) for t in value):
+        turns = [t for t in value if t.get("role", t.get("from")) != "system"]
+        return " | ".join(f"{t.get('role', t.get('from', '?'))}: {t.get('content', t.get('value', ''))}" for t in turns)
+    return value
+
+
+def _clip(value: Any, width: int = 90) -> str:
     text = str(value).replace("\n", "⏎")
     return text if len(text) <= width else text[: width - 1] + "…"

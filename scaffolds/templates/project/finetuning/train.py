@@ -125,6 +125,7 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, examples: Ex
         trainer.evaluate()  # the eval loss of the final adapter, logged like the others
     metrics = run_metrics(trainer.state, run_id, runtime, recipe, model_cfg, device, dtype_name, resume)
     metrics["dataset_format"] = examples.format  # what serving renders prompts like
+    metrics["system_prompt"] = examples.usual_system_prompt()  # the chat UI's default one
     if STOP.is_set():
         write_json(run_dir / "metrics.json", metrics)
         say(f"stopped at step {trainer.state.global_step}; checkpoint saved in {checkpoints}. "

@@ -118,6 +118,15 @@ class Examples:
     def chat(self) -> bool:
         return any(example.chat for example in self.train)
 
+    def usual_system_prompt(self) -> str | None:
+        """The system prompt most training conversations start with (at least half), for the chat UI's default."""
+        found: dict[str, int] = {}
+        for example in self.train:
+            if example.chat and example.turns and example.turns[0].role == "system":
+                found[example.turns[0].content] = found.get(example.turns[0].content, 0) + 1
+        best = max(found.items(), key=lambda item: item[1], default=None)
+        return best[0] if best and best[1] * 2 >= len(self.train) else None
+
 
 def dataset_path(value: str, root: Path) -> str:
     return value if hub_id(value) else str(resolve(root, value))

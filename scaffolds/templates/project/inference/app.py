@@ -12,15 +12,16 @@
   gradio is not installed.
 
 The base model comes from ``model.local_dir`` of the config (the folder fetch_model.py fills), the
-adapter from ``outputs/<RUN_ID>/`` (``--run``; default: the latest succeeded run), prompts from the
-run's own copy of ``dataset.text_template`` (the same prompt part training used). GPU when present,
+adapter from ``outputs/<RUN_ID>/`` (``--run``; default: the latest succeeded run). Prompts are what
+training rendered: the whole conversation through the chat template the run was trained with (the
+adapter's tokenizer), or for a text_template run its prompt part. GPU when present,
 CPU otherwise; a QLoRA adapter sits on a 4-bit base on the GPU and on an fp32 base on the CPU.
 For tests: ``create_app(config_path, run=None, base_only=False, api_key=...)`` builds the app.
 
 This file is the entry point and the app's assembly; beside it: ``model_server.py`` (adapter
 choice, prompts, loading, generation), ``openai_api.py`` (the routes) and ``chat_ui.py`` (Gradio).
-They and ``finetuning/project_helpers.py`` are found however this file is started: from the
-project root, from ``/mount`` in the container, or loaded by path.
+They and ``finetuning/`` (project_helpers.py, training_data/) are found however this file is started:
+from the project root, from ``/mount`` in the container, or loaded by path.
 """
 
 import argparse

@@ -1,10 +1,23 @@
 """The Gradio chat of inference/app.py at /, calling the model in-process (login: any user name and
-the API key as password); a plain page when gradio cannot be imported."""
+the API key as password); a plain page when gradio cannot be imported. Each answer is generated from
+the whole conversation (the system prompt, by default the one the run was trained with, and the
+history), rendered like the API renders it."""
 
 import hmac
 
 from model_server import DEFAULT_MAX_TOKENS, ModelServer
 from openai_api import message_text
+
+
+def conversation(message, history, system: str = "") -> list[dict]:
+    """The chat's messages for the model: the system prompt, the history (Gradio's role/content turns),
+    the new message; the model server renders them as the API's requests are rendered."""
+    messages = [{"role": "system", "content": system}] if system and system.strip() else []
+    for turn in history or []:
+        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant"):
+            messages.append({"role": turn["role"], "content": message_text(turn.get("content"))})
+    messages.append({"role": "user", "content": message_text(message)})
+    return messages
 
 
 def mount_ui(app, server: ModelServer, api_key: str | None) -> None:
@@ -14,23 +27,19 @@ def mount_ui(app, server: ModelServer, api_key: str | None) -> None:
         mount_no_ui_page(app, f"{type(exc).__name__}: {exc}")
         return
 
-    def respond(message, history):
+    def respond(message, history, system=""):
         if server.state != "ready":
             yield "The model is still loading, try again in a moment." if server.state == "loading" \
                 else f"The model failed to load: {server.error}"
             return
-        messages = []
-        for turn in history or []:
-            if isinstance(turn, dict) and turn.get("role") in ("user", "assistant"):
-                messages.append({"role": turn["role"], "content": message_text(turn.get("content"))})
-        messages.append({"role": "user", "content": message_text(message)})
         text = ""
-        for kind, value in server.stream(messages, DEFAULT_MAX_TOKENS, 0.7, 0.95, []):
+        for kind, value in server.stream(conversation(message, history, system), DEFAULT_MAX_TOKENS, 0.7, 0.95, []):
             if kind == "text":
                 text += value
                 yield text
 
-    blocks = gr.ChatInterface(respond, title=f"Chat with {server.model_name}",
+    system = gr.Textbox(value=server.system_prompt, label="System prompt", lines=2)
+    blocks = gr.ChatInterface(respond, title=f"Chat with {server.model_name}", additional_inputs=[system],
                               description="Fine-tuned with ftstudio. The same model answers at /v1/chat/completions.")
     auth = (lambda _user, password: hmac.compare_digest(password.encode(), api_key.encode())) if api_key else None
     gr.mount_gradio_app(app, blocks, path="/", auth=auth,

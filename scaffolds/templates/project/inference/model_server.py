@@ -155,6 +155,7 @@ class ModelServer:
         run_metrics = read_json(self.adapter_dir / "metrics.json") if self.adapter_dir else None
         self.template = ((run_config or config).get("dataset") or {}).get("text_template")
         self.dataset_format = trained_format(run_metrics, run_config or config)
+        self.system_prompt = (run_metrics or {}).get("system_prompt") or ""  # what most training rows started with
         self.recipe = (run_metrics or {}).get("recipe") or (run_config or config).get("recipe") or "lora"
         self.quantization = (run_config or config).get("quantization") or {}
         base_id = model_cfg.get("id") or Path(model_cfg["local_dir"]).name
