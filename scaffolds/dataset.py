@@ -46,7 +46,7 @@ def check(spec: str | Path, *, dataset_format: Optional[str] = None, mapping: Op
                          fix="pass a .jsonl, .json, .csv or .parquet file, a save_to_disk folder or hf:ORG/NAME")
     try:
         with input_errors():
-            detection, examples, problems, source_name = training_data.read_examples(
+            detection, examples, problems, source = training_data.read_examples(
                 str(path), dataset_format=dataset_format, mapping=mapping, text_template=text_template)
     except InputError as exc:
         exc.field = what if exc.field == "FILE" else exc.field
@@ -54,11 +54,11 @@ def check(spec: str | Path, *, dataset_format: Optional[str] = None, mapping: Op
     except OSError as exc:
         raise InputError(f"Cannot read the dataset {str(path)!r} ({exc.strerror}).", field=what,
                          fix="check the file's permissions") from None
-    label = name or source_name
+    label = name or source.name
     if problems:
         first = problems[0]
         more = f" ({len(problems)} bad rows in all; `ftstudio data check` lists them)" if len(problems) > 1 else ""
-        raise InputError(f"{label} line {first.number}: {first.problem}{more}.", field=what, fix=first.fix)
+        raise InputError(f"{label} {source.unit} {first.number}: {first.problem}{more}.", field=what, fix=first.fix)
     report = DatasetReport(label, len(examples), detection.format, reason=detection.reason)
     if len(examples) < SMALL_DATASET_ROWS:
         report.warnings.append(f"{label} has only {len(examples)} rows; a useful adapter usually needs a few "

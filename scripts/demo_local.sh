@@ -6,14 +6,14 @@
 #
 # Everything is offline except the first `pip install`s. Environment knobs:
 #   DEMO_DIR=path      where the workspace goes (default: a new temp folder; kept afterwards)
-#   DEMO_STEPS=200     training steps          PYTHON=python3.11   the interpreter for .venv
+#   DEMO_STEPS=300     training steps          PYTHON=python3.11   the interpreter for .venv
 #   FTSTUDIO_LOCAL_PYTHON=/path/to/python   skip building the project venv (use that interpreter)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 WORK=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/ftstudio-demo.XXXXXX")}
-STEPS=${DEMO_STEPS:-200}
+STEPS=${DEMO_STEPS:-300}
 mkdir -p "$WORK"
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -33,7 +33,8 @@ if ! .venv/bin/python -c "import torch, transformers, tokenizers, safetensors" 2
 fi
 FT=.venv/bin/ftstudio
 
-# 2. a toy tone dataset (the keyword decides the tone) and a tiny model whose tokenizer knows it
+# 2. a toy tone dataset as chat conversations (the keyword decides the tone) and a tiny model whose
+#    tokenizer knows its words
 say "building the tiny model offline in $WORK"
 .venv/bin/python - "$WORK/tones.jsonl" "$WORK/corpus.jsonl" <<'EOF'
 import json, random, sys
@@ -49,8 +50,11 @@ for tone, ws in words.items():
     phrases = [f"I {w} my {o} {t}" for w in ws for o in objects for t in times]
     rows += [{"phrase": p, "tone": tone} for p in rng.sample([p for p in phrases if p not in held_out], 50)]
 rng.shuffle(rows)
-with open(sys.argv[1], "w") as fh:
-    fh.writelines(json.dumps(r) + "\n" for r in rows)
+system = "Name the tone of the message in one word."
+with open(sys.argv[1], "w") as fh:  # the chat format of OpenAI and AI Toolkit: {"messages": [...]}
+    fh.writelines(json.dumps({"messages": [{"role": "system", "content": system},
+                                           {"role": "user", "content": r["phrase"]},
+                                           {"role": "assistant", "content": r["tone"]}]}) + "\n" for r in rows)
 # the tokenizer's corpus (vocabulary only, not training data) also covers the held-out phrases
 with open(sys.argv[2], "w") as fh:
     fh.writelines(json.dumps(r) + "\n" for r in rows + [{"phrase": p, "tone": t} for p, t in held_out.items()])
@@ -80,7 +84,7 @@ PHRASE="I hate my phone tonight"
 say "asking $URL: \"$PHRASE\""
 KEY=$($FT secret get INFERENCE_API_KEY --inference "${P[@]}")
 ANSWER=$(curl -sS "$URL/v1/chat/completions" -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
-  -d "{\"model\": \"demo\", \"messages\": [{\"role\": \"user\", \"content\": \"$PHRASE\"}], \"max_tokens\": 5, \"temperature\": 0}" \
+  -d "{\"model\": \"demo\", \"messages\": [{\"role\": \"system\", \"content\": \"Name the tone of the message in one word.\"}, {\"role\": \"user\", \"content\": \"$PHRASE\"}], \"max_tokens\": 5, \"temperature\": 0}" \
   | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["choices"][0]["message"]["content"].strip())')
 echo "Q: $PHRASE"
 echo "A: $ANSWER"

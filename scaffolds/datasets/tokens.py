@@ -137,6 +137,14 @@ def _context_of(folder: Path) -> Optional[int]:
     return None
 
 
+def _in_hub_cache(repo: str) -> bool:
+    """Whether the Hugging Face cache holds anything of ``repo`` (the layout huggingface_hub writes)."""
+    import os
+
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME") or "~/.cache/huggingface", "hub")
+    return (Path(cache).expanduser() / ("models--" + repo.replace("/", "--"))).is_dir()
+
+
 def _auto_tokenizer(where: str) -> Any:
     from transformers import AutoTokenizer
 
@@ -172,7 +180,8 @@ def load(model: Optional[str], *, project_root: Optional[Path] = None) -> Counte
     repo = entry["repo"] if entry else model
     context = entry.get("context_length") if entry else None
     places = [project_root / catalog.local_dir_for(repo)] if project_root else []
-    for place in [str(p) for p in places if p.is_dir()] + [repo]:
+    cached = [repo] if _in_hub_cache(repo) else []  # else importing transformers (seconds) finds nothing
+    for place in [str(p) for p in places if p.is_dir()] + cached:
         try:
             own = _context_of(Path(place)) if place != repo else None
             return TokenizerCounter(_auto_tokenizer(place), source=place, context=context or own)

@@ -12,7 +12,7 @@ def run(args, console) -> int:
     from infra.workspace import printable
     from scaffolds import catalog
     from scaffolds.generate import ProjectSpec, validate_name
-    from usecases.projects import generate_project
+    from usecases.projects import dataset_summary, generate_project
     from scaffolds.params import coerce, parse_overrides
 
     # Cheap checks first, so a typo fails before any prompt or hub lookup.
@@ -43,6 +43,8 @@ def run(args, console) -> int:
                        target=getattr(args, "target", None) or "azure")
     result = generate_project(spec, console.event)
     doc = result.to_json()
+    summary = dataset_summary(result)
+    doc["dataset"]["report"] = summary
 
     def human() -> str:
         # names come from the user's folders: printed with control characters escaped (one line each)
@@ -53,6 +55,7 @@ def run(args, console) -> int:
                  f"  dataset {printable(result.train_file)} ("
                  + (f"{result.dataset_rows} rows, " if result.dataset_rows is not None else "")
                  + f"format {result.dataset_format})",
+                 *([_tokens_line(summary)] if summary and summary["tokens"]["max"] is not None else []),
                  "Next:",
                  f"  cd {shlex.quote(str(result.path)) if where == str(result.path) else where}"]
         if result.target == "local":
@@ -64,3 +67,11 @@ def run(args, console) -> int:
 
     console.result(doc, human)
     return 0
+
+
+def _tokens_line(summary: dict) -> str:
+    t = summary["tokens"]
+    how = "" if summary["tokenizer"] == "tokenizer" else " (approximate: the tokenizer is not downloaded yet)"
+    return (f"  tokens  p50 {t['p50']}  p95 {t['p95']}  max {t['max']}{how}; {summary['truncated']} rows over "
+            f"{summary['max_length']} (source_max_len); {100 * (summary['trained_token_share'] or 0):.0f}% trained "
+            f"({summary['trained_part']})")

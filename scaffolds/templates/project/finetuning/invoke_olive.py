@@ -72,13 +72,13 @@ def check_dataset(path: Path, display: str, template: str) -> int:
     if not isinstance(template, str) or not template:
         raise OliveError("the olive recipe trains on text_template rows: set dataset.text_template", EXIT_INPUT)
     try:
-        _, examples, problems, _ = read_examples(str(path), dataset_format="text_template", text_template=template)
+        _, examples, problems, source = read_examples(str(path), dataset_format="text_template", text_template=template)
     except DataError as exc:
         raise OliveError(f"{display}: {exc.one_line(project=True)}", EXIT_INPUT) from None
     if problems:
         more = f" ({len(problems)} bad rows in all)" if len(problems) > 1 else ""
-        raise OliveError(f"{display} line {problems[0].number}: {problems[0].problem}{more}; every row needs the "
-                         "columns of dataset.text_template", EXIT_INPUT)
+        raise OliveError(f"{display} {source.unit} {problems[0].number}: {problems[0].problem}{more}; every row "
+                         "needs the columns of dataset.text_template", EXIT_INPUT)
     return len(examples)
 
 

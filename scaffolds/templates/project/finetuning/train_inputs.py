@@ -136,7 +136,7 @@ def read_dataset(dataset: dict, root: Path, key: str) -> tuple:
     """(detection, examples) of ``dataset[key]``; a bad row stops training here, named by its line."""
     value = dataset[key]
     try:
-        detection, examples, problems, _name = read_examples(
+        detection, examples, problems, source = read_examples(
             dataset_path(value, root), dataset_format=dataset.get("format"), mapping=dataset.get("column_map") or {},
             text_template=dataset.get("text_template"))
     except DataError as exc:
@@ -145,7 +145,7 @@ def read_dataset(dataset: dict, root: Path, key: str) -> tuple:
     if problems:
         first = problems[0]
         more = f" ({len(problems)} bad rows in all; `ftstudio data check` lists them)" if len(problems) > 1 else ""
-        raise TrainError(project_words(f"{value} line {first.number}: {first.problem}{more}. Fix: {first.fix}"),
+        raise TrainError(project_words(f"{value} {source.unit} {first.number}: {first.problem}{more}. Fix: {first.fix}"),
                          EXIT_INPUT)
     return detection, examples
 

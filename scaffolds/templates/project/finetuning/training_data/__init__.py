@@ -19,12 +19,13 @@ from typing import Optional
 from .errors import DataError
 from .formats import HEAD_ROWS, detect, normalise
 from .shape import Detection, Example, Problem
-from .sources import open_source
+from .sources import Source, open_source
 
 
 def read_examples(spec: str, *, dataset_format: Optional[str] = None, mapping: Optional[dict] = None,
-                  text_template: Optional[str] = None) -> tuple[Detection, list[Example], list[Problem], str]:
-    """(detection, examples, problems, the source's name) of every row of ``spec`` (a path or hf:ID)."""
+                  text_template: Optional[str] = None) -> tuple[Detection, list[Example], list[Problem], Source]:
+    """(detection, examples, problems, the source) of every row of ``spec`` (a path or hf:ID); a problem's
+    number is a ``source.unit``: the file's line for JSONL, the row otherwise."""
     source = open_source(spec)
     detection = detect(source.peek(HEAD_ROWS), name=source.name, dataset_format=dataset_format,
                        mapping=mapping, text_template=text_template)
@@ -35,7 +36,7 @@ def read_examples(spec: str, *, dataset_format: Optional[str] = None, mapping: O
         (examples if isinstance(result, Example) else problems).append(result)
     if not examples and not problems:
         raise DataError(f"{source.name} has no rows.", field="FILE", fix="add at least one row")
-    return detection, examples, problems, source.name
+    return detection, examples, problems, source
 
 
 __all__ = ["DataError", "Detection", "Example", "Problem", "read_examples"]
