@@ -17,15 +17,23 @@ ran, padding included, per real token), examples per step, wall time of ``traine
 the final loss (mean of the last 5 steps; packing sees more examples per step, so this checks that
 both train, it does not compare quality).
 
-Run: .venv/bin/python benchmarks/packing.py [--steps 30] [--device cpu|cuda] [--json]
+Why packing can lose on the CPU: sdpa gets the padding-free row as one sequence with a
+block-diagonal mask, so attention costs (all the step's tokens)^2 however the examples split.
+
+The header gives the load average: on a shared machine other processes skew the CPU figures
+(``--threads 1`` keeps two processes on 2 cores from thrashing).
+
+Run: .venv/bin/python benchmarks/packing.py [--steps 30] [--device cpu|cuda] [--threads N] [--json]
      (on a GPU machine: bash benchmarks/gpu_packing.sh)
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import math
+import os
 import random
 import re
 import statistics
@@ -141,7 +149,8 @@ def run(name: str, make_model, tokenizer, examples, packing: bool, steps: int, c
     real, computed = sum(b[0] for b in used), sum(b[1] for b in used)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     del trainer
-    if cuda:
+    if cuda:  # the next run's model needs the memory
+        gc.collect()
         torch.cuda.empty_cache()
     return {"model": name, "packing": "on" if packing else "off", "steps": len(ends),
             "real_tokens_per_s": round(sum(b[0] for b in used[1:]) / (ends[-1] - ends[0]), 1),
@@ -154,12 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be at least 2 (step 1 is left out of the rate)")
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no GPU", file=sys.stderr)
@@ -181,15 +193,17 @@ def main(argv: list[str] | None = None) -> int:
             for packing in (False, True):
                 with contextlib.redirect_stdout(sys.stderr):  # train.py's progress lines; stdout: the figures
                     results.append(run(name, make, tokenizer, examples, packing, args.steps, cuda, work))
-    device = torch.cuda.get_device_name(0) if cuda else f"cpu ({torch.get_num_threads()} threads)"
+    device = torch.cuda.get_device_name(0) if cuda else f"cpu ({torch.get_num_threads()} torch threads)"
     meta = {"device": device, "steps": args.steps, "batch": BATCH, "max_length": MAX_LENGTH,
             "conversations": len(rows), "tokens_min": lengths[0], "tokens_median": lengths[len(lengths) // 2],
-            "tokens_max": lengths[-1], "torch": torch.__version__}
+            "tokens_max": lengths[-1], "torch": torch.__version__,
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
     if args.json:
         print(json.dumps({"meta": meta, "results": results}, indent=1))
         return 0
     print(f"device {device}; {len(rows)} conversations of {lengths[0]}-{lengths[-1]} tokens "
-          f"(median {meta['tokens_median']}); batch {BATCH}, max_length {MAX_LENGTH}, {args.steps} steps")
+          f"(median {meta['tokens_median']}); batch {BATCH}, max_length {MAX_LENGTH}, {args.steps} steps; "
+          f"load average {' '.join(map(str, meta['load_average']))}")
     print(f"{'model':<20}{'packing':>8}{'real tok/s':>12}{'computed/real':>15}{'ex/step':>9}{'wall s':>8}"
           f"{'final loss':>12}")
     for r in results:

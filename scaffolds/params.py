@@ -112,7 +112,7 @@ PARAMS: tuple[Param, ...] = (
           min=1, max=1000, targets=_tc("training", "save_total_limit")),
     Param("seed", "int", "Random seed.", "training", _TRAINING["seed"], min=0, max=2**32 - 1,
           targets=_tc("training", "seed")),
-    Param("packing", "choice", "Pack rows into full sequences, padding-free (auto: on with a GPU, off on the CPU).",
+    Param("packing", "choice", "Pack rows padding-free (auto: on with a GPU and flash-attn, off otherwise).",
           "training", _TRAINING["packing"], choices=("auto", "on", "off"), targets=_tc("training", "packing")),
     # -- dataset -------------------------------------------------------------------------------------
     Param("dataset_format", "choice", "How rows are read: detected from the columns (auto), or one format.",

@@ -10,8 +10,14 @@ folder that ``AutoModelForCausalLM`` / ``AutoTokenizer`` load like any hub model
 - a ``LlamaForCausalLM`` with hidden size 64, 2 layers, 4 heads (2 KV heads), intermediate 128,
   tied embeddings (~100k parameters, < 1 MB), ``eos_token_id = [</s>, <|end|>]``.
 
-Deterministic: the same corpus gives byte-identical weights (seeded init). torch, transformers
-and tokenizers are imported only when building, so importing this module stays cheap.
+With ``--pretrain FILE.jsonl`` (rows of text, e.g. ``{"phrase", "tone"}``), the base is first
+trained on all its weights for a few hundred steps on each row's texts joined as plain text
+("I love my dog today means happy"): a randomly initialised base cannot learn a mapping from a few
+hundred LoRA steps, a real base already knows its language. A fine-tune under test then only has to
+learn the new format (a chat template, a text_template), as with real models.
+
+Deterministic: the same corpus gives byte-identical weights (seeded init and pre-training). torch,
+transformers and tokenizers are imported only when building, so importing this module stays cheap.
 """
 from __future__ import annotations
 
@@ -133,12 +139,53 @@ def build_model(tokenizer):
     return model
 
 
-def build(out_dir: str | Path, corpus_files: list[str | Path] = ()) -> Path:
-    """Write the tiny model (weights, config, tokenizer, chat template) to ``out_dir``; return it."""
+PRETRAIN_STEPS = 300
+PRETRAIN_JOIN = " means "
+
+
+def pretrain_texts(files: list[Path]) -> list[str]:
+    """One plain text per row: its strings joined (a wording unlike any training format)."""
+    texts = []
+    for path in files:
+        for raw in Path(path).read_text(encoding="utf-8").splitlines():
+            if raw.strip():
+                texts.append(PRETRAIN_JOIN.join(_strings(json.loads(raw))))
+    return texts
+
+
+def pretrain(model, tokenizer, texts: list[str], steps: int = PRETRAIN_STEPS) -> float:
+    """Full-weight language-model training on ``texts`` (seeded); returns the last loss."""
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED)
+    encoded = [tokenizer(t + tokenizer.eos_token, add_special_tokens=False)["input_ids"] for t in texts]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    loss = float("nan")
+    for _ in range(steps):
+        batch = [encoded[i] for i in torch.randint(len(encoded), (16,), generator=generator).tolist()]
+        width = max(len(ids) for ids in batch)
+        ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids in batch])
+        mask = torch.tensor([[1] * len(b) + [0] * (width - len(b)) for b in batch])
+        labels = ids.masked_fill(mask == 0, -100)
+        out = model(input_ids=ids, attention_mask=mask, labels=labels)
+        out.loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        loss = float(out.loss)
+    model.eval()
+    return loss
+
+
+def build(out_dir: str | Path, corpus_files: list[str | Path] = (), pretrain_files: list[str | Path] = ()) -> Path:
+    """Write the tiny model (weights, config, tokenizer, chat template) to ``out_dir``; return it.
+    ``pretrain_files``: JSONL rows the base learns first (see the module's docstring)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(corpus_lines([Path(p) for p in corpus_files]))
     model = build_model(tokenizer)
+    if pretrain_files:
+        pretrain(model, tokenizer, pretrain_texts([Path(p) for p in pretrain_files]))
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -154,13 +201,16 @@ def main(argv: list[str] | None = None) -> int:
         "--corpus", action="append", default=[], metavar="FILE.jsonl",
         help="JSONL file whose string values extend the tokenizer corpus (repeatable)",
     )
+    parser.add_argument(
+        "--pretrain", action="append", default=[], metavar="FILE.jsonl",
+        help="JSONL rows the base learns first, as plain text (repeatable); see the module's docstring")
     args = parser.parse_args(argv)
-    missing = [c for c in args.corpus if not Path(c).is_file()]
+    missing = [c for c in args.corpus + args.pretrain if not Path(c).is_file()]
     if missing:
-        print(f"error: --corpus file not found: {missing[0]}", file=sys.stderr)
+        print(f"error: file not found: {missing[0]}", file=sys.stderr)
         return 2
     try:
-        out = build(args.out_dir, args.corpus)
+        out = build(args.out_dir, args.corpus, args.pretrain)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

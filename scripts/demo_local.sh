@@ -6,14 +6,14 @@
 #
 # Everything is offline except the first `pip install`s. Environment knobs:
 #   DEMO_DIR=path      where the workspace goes (default: a new temp folder; kept afterwards)
-#   DEMO_STEPS=300     training steps          PYTHON=python3.11   the interpreter for .venv
+#   DEMO_STEPS=200     training steps          PYTHON=python3.11   the interpreter for .venv
 #   FTSTUDIO_LOCAL_PYTHON=/path/to/python   skip building the project venv (use that interpreter)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 WORK=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/ftstudio-demo.XXXXXX")}
-STEPS=${DEMO_STEPS:-300}
+STEPS=${DEMO_STEPS:-200}
 mkdir -p "$WORK"
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -36,7 +36,7 @@ FT=.venv/bin/ftstudio
 # 2. a toy tone dataset as chat conversations (the keyword decides the tone) and a tiny model whose
 #    tokenizer knows its words
 say "building the tiny model offline in $WORK"
-.venv/bin/python - "$WORK/tones.jsonl" "$WORK/corpus.jsonl" <<'EOF'
+.venv/bin/python - "$WORK/tones.jsonl" "$WORK/corpus.jsonl" "$WORK/knowledge.jsonl" <<'EOF'
 import json, random, sys
 words = {"happy": ["love", "enjoy", "adore"], "sad": ["miss", "lost", "mourn"],
          "angry": ["hate", "despise", "resent"], "calm": ["watched", "noticed", "checked"]}
@@ -58,8 +58,15 @@ with open(sys.argv[1], "w") as fh:  # the chat format of OpenAI and AI Toolkit: 
 # the tokenizer's corpus (vocabulary only, not training data) also covers the held-out phrases
 with open(sys.argv[2], "w") as fh:
     fh.writelines(json.dumps(r) + "\n" for r in rows + [{"phrase": p, "tone": t} for p, t in held_out.items()])
+# what the base "knows" before the fine-tune, as a real base would: which words carry which tone, in
+# plain text ("... means angry"), never from the held-out phrases; the fine-tune teaches the chat task
+known = [(f"I {w} my {o} {t}", tone) for tone, ws in words.items() for w in ws for o in objects for t in times]
+with open(sys.argv[3], "w") as fh:
+    fh.writelines(json.dumps({"phrase": p, "tone": tone}) + "\n"
+                  for p, tone in rng.sample([(p, tone) for p, tone in known if p not in held_out], 200))
 EOF
-.venv/bin/python -m scaffolds.tinymodel "$WORK/tiny-model" --corpus "$WORK/corpus.jsonl" >/dev/null
+.venv/bin/python -m scaffolds.tinymodel "$WORK/tiny-model" --corpus "$WORK/corpus.jsonl" \
+  --pretrain "$WORK/knowledge.jsonl" >/dev/null
 
 # 3. the project (local target)
 say "ftstudio new demo --target local"

@@ -209,12 +209,16 @@ def run_script(project: Path, script: str, *, run_id: str | None = None, timeout
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """The tiny chat model, built offline once per session (tokenizer knows the dataset's words)."""
+    """The tiny chat model, built offline once per session (tokenizer knows the dataset's words; the base
+    is pre-trained on the tones' keywords)."""
     from scaffolds import tinymodel
 
     work = tmp_path_factory.mktemp("tiny")
     corpus = write_jsonl(work / "corpus.jsonl", tone_rows() + [{"phrase": p, "tone": t} for p, t in HELD_OUT.items()])
-    return tinymodel.build(work / "tiny-llama", [corpus])
+    # the base first learns which words carry which tone, in plain text and from other phrases than the
+    # fine-tunes' (never HELD_OUT): a fine-tune then learns its format, as with a real base (tinymodel.pretrain)
+    knowledge = write_jsonl(work / "knowledge.jsonl", tone_rows(50, seed=99))
+    return tinymodel.build(work / "tiny-llama", [corpus], [knowledge])
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from tests.e2e.conftest import TEMPLATES, TEXT_TEMPLATE
+from tests.e2e.conftest import HELD_OUT, TEMPLATES, TEXT_TEMPLATE
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +59,11 @@ def test_qlora_adapter_serves_on_cpu_and_base_only(app_module, qlora_project):
         assert base.state.server.wait_loaded(120)
         assert c.get("/health").json()["adapter"] is None
         assert c.get("/v1/models").json()["data"][0]["id"] == "tiny-llama"  # --no-auth: no key needed
+        # the pre-trained base knows the tones' words, not the task: the fine-tune is what teaches it to answer
+        answers = {p: c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": p}],
+                                                            "temperature": 0, "max_tokens": 4}).json()
+                   ["choices"][0]["message"]["content"].strip() for p in HELD_OUT}
+        assert sum(answers[p].startswith(tone) for p, tone in HELD_OUT.items()) <= 1, answers
 
 
 def test_create_app_refuses_no_key_without_no_auth(app_module, qlora_project):

@@ -18,7 +18,7 @@ def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
     # multi-turn conversations with a system prompt, in the `messages` format, trained with the model's chat template
     dataset = write_jsonl(tmp_path / "tones.jsonl", chat_rows())
     made = ftstudio("new", "tones", "--model", str(tiny_model), "--target", "local", "--dir", str(tmp_path),
-                    "--dataset", str(dataset), *tiny_run_settings("max_steps=400"), "--non-interactive")
+                    "--dataset", str(dataset), *tiny_run_settings(), "--non-interactive")
     assert made.returncode == 0, made.stderr
     project = tmp_path / "tones"
     p = ["--project", str(project)]

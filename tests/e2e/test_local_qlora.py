@@ -23,11 +23,13 @@ def test_qlora_project_trains_4bit_serves_and_answers(tiny_model, tmp_path):
     dataset = write_jsonl(tmp_path / "tones.jsonl", tone_rows())
     made = ftstudio("new", "toneq", "--model", str(tiny_model), "--recipe", "qlora", "--target", "local",
                     "--dir", str(tmp_path), "--dataset", str(dataset), *tiny_run_settings("compute_dtype=float32"),
-                    "--non-interactive")
+                    # an AI Toolkit-style project: flat rows read through its text_template
+                    "--set", f"text_template={e2e.TEXT_TEMPLATE}", "--non-interactive")
     assert made.returncode == 0, made.stderr
     project = tmp_path / "toneq"
     config = json.loads((project / "finetuning" / "train_config.json").read_text())
     assert config["recipe"] == "qlora" and config["quantization"]["quant_type"] == "nf4"
+    assert config["dataset"]["format"] == "text_template" and config["dataset"]["text_template"] == e2e.TEXT_TEMPLATE
     assert "bitsandbytes" in (project / "setup" / "requirements.txt").read_text()
     p = ["--project", str(project)]
 

@@ -66,7 +66,7 @@ def test_bad_row_is_refused_before_olive_runs(tmp_path, tiny_model):
     assert run_script(project, "finetuning/fetch_model.py").returncode == 0
     res = subprocess.run([PYTHON, "finetuning/invoke_olive.py"], cwd=project, env=subprocess_env(RUN_ID="o"),
                          capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "line 2: missing field 'phrase'" in res.stderr
+    assert res.returncode == 2 and "line 2: has no 'phrase' column" in res.stderr
 
 
 @pytest.mark.skipif(olive_python() is None, reason="olive-ai not installed (set FTSTUDIO_OLIVE_PYTHON)")
