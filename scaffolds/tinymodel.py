@@ -177,12 +177,16 @@ def pretrain(model, tokenizer, texts: list[str], steps: int = PRETRAIN_STEPS) ->
     return loss
 
 
-def build(out_dir: str | Path, corpus_files: list[str | Path] = (), pretrain_files: list[str | Path] = ()) -> Path:
+def build(out_dir: str | Path, corpus_files: list[str | Path] = (), pretrain_files: list[str | Path] = (),
+          chat_template: bool = True) -> Path:
     """Write the tiny model (weights, config, tokenizer, chat template) to ``out_dir``; return it.
-    ``pretrain_files``: JSONL rows the base learns first (see the module's docstring)."""
+    ``pretrain_files``: JSONL rows the base learns first (see the module's docstring); ``chat_template``
+    False: a base model's tokenizer, without one."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(corpus_lines([Path(p) for p in corpus_files]))
+    if not chat_template:
+        tokenizer.chat_template = None
     model = build_model(tokenizer)
     if pretrain_files:
         pretrain(model, tokenizer, pretrain_texts([Path(p) for p in pretrain_files]))
@@ -201,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "--corpus", action="append", default=[], metavar="FILE.jsonl",
         help="JSONL file whose string values extend the tokenizer corpus (repeatable)",
     )
+    parser.add_argument("--no-chat-template", action="store_true", help="a base model: no chat template")
     parser.add_argument(
         "--pretrain", action="append", default=[], metavar="FILE.jsonl",
         help="JSONL rows the base learns first, as plain text (repeatable); see the module's docstring")
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: file not found: {missing[0]}", file=sys.stderr)
         return 2
     try:
-        out = build(args.out_dir, args.corpus, args.pretrain)
+        out = build(args.out_dir, args.corpus, args.pretrain, chat_template=not args.no_chat_template)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -309,3 +309,32 @@ def test_the_users_data_never_drives_the_terminal(tmp_path, capsys):
     ])
     code, out, err = check(capsys, str(path))
     assert code == 2 and "\x1b" not in out + err and "\\x1b[31m" in out
+
+
+def test_a_hub_dataset_is_named_hf_id_and_its_load_errors_are_one_line(capsys, monkeypatch, tmp_path):
+    from scaffolds.project_code import DataError, training_data
+
+    hub_id = training_data.sources.hub_id
+    assert hub_id("hf:tatsu-lab/alpaca") == ("tatsu-lab/alpaca", "train")
+    assert hub_id("hf:org/name:test[:100]") == ("org/name", "test[:100]")
+    assert hub_id("data/hf.jsonl") is None
+    for bad in ("hf:", "hf:a/b/c", "hf:org/na me", "hf:org/name:spl it"):
+        with pytest.raises(DataError, match="not a Hugging Face dataset id"):
+            hub_id(bad)
+    # offline (as in CI): the hub is not reached, and the failure is one line with the fix, exit 2
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code, out, err = check(capsys, "hf:ftstudio-tests/no-such-dataset")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "Cannot load the dataset hf:ftstudio-tests/no-such-dataset split 'train'" in err and "HF_TOKEN" in err
+
+
+def test_new_with_a_hub_dataset_leaves_it_to_the_job(tmp_path, capsys):
+    assert main(["new", "hub", "--model", "microsoft/Phi-3-mini-4k-instruct", "--dir", str(tmp_path),
+                 "--dataset", "hf:org/chats:train", "--non-interactive", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["dataset"] == {"train_file": "hf:org/chats:train", "rows": None, "format": "auto", "report": None}
+    config = json.loads((tmp_path / "hub/finetuning/train_config.json").read_text())
+    assert config["dataset"]["train_file"] == "hf:org/chats:train" and config["dataset"]["format"] == "auto"
+    assert any("ftstudio data check hf:org/chats:train" in w for w in doc["warnings"])
+    assert not (tmp_path / "hub/dataset/chats").exists()  # nothing copied: the job loads it

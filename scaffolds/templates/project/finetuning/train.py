@@ -232,8 +232,9 @@ def make_trainer(config: dict, model, tokenizer, examples: Examples, checkpoints
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                              target_modules=lora.get("target_modules", "all-linear"), bias="none",
                              task_type="CAUSAL_LM")
-    dataset = tokenized(tokenizer, examples.train)
-    eval_dataset = tokenized(tokenizer, examples.held_out) if examples.held_out else None
+    max_length = config["training"]["source_max_len"]
+    dataset = tokenized(tokenizer, examples.train, max_length, "training")
+    eval_dataset = tokenized(tokenizer, examples.held_out, max_length, "eval") if examples.held_out else None
     packing = packing_on(config["training"]["packing"], cuda)
     args = sft_config(config["training"], config["recipe"], checkpoints, cuda, dtype_name,
                       evaluate=eval_dataset is not None, packing=packing)
@@ -243,19 +244,29 @@ def make_trainer(config: dict, model, tokenizer, examples: Examples, checkpoints
     return trainer
 
 
-def tokenized(tokenizer, examples: list):
+def tokenized(tokenizer, examples: list, max_length: int, what: str):
     """The examples as token ids and labels (the loss on the trained part only): training_data.render,
-    the code the inference app renders its prompts with."""
+    the code the inference app renders its prompts with. Rows whose trained part lies wholly past
+    ``max_length`` teach nothing once truncated (the trainer drops them): said, and refused when all are."""
     from datasets import Dataset
 
-    rows = []
+    rows, starved = [], []
     for example in examples:
         try:
             input_ids, labels = render.tokenize(tokenizer, example)
         except render.TemplateRefused as exc:
             raise TrainError(f"line {example.number}: the model's chat template refused the row ({exc}); "
                              "change that row or drop it", EXIT_INPUT) from None
+        if all(label == render.IGNORE for label in labels[:max_length]):
+            starved.append(example.number)
         rows.append({"input_ids": input_ids, "labels": labels})
+    if starved:
+        longest = max(len(row["input_ids"]) for row in rows)
+        if len(starved) == len(rows):
+            raise TrainError(f"every {what} row loses its trained part at training.source_max_len={max_length} tokens "
+                             f"(the longest row has {longest}); raise training.source_max_len", EXIT_INPUT)
+        say(f"warning: {len(starved)} of {len(rows)} {what} rows lose their trained part at "
+            f"source_max_len={max_length} and are skipped (first: line {starved[0]})")
     return Dataset.from_list(rows)
 
 
