@@ -24,6 +24,11 @@ PINS: dict[str, str] = {
     "tokenizers": "0.23.3",
     "safetensors": "0.8.0",
     "huggingface-hub": "2.4.0",
+    # experiment tracking (finetuning/tracking.py): MLflow's client and its SQLite store. mlflow-skinny:
+    # the full package adds a server and a UI the job does not need (and pins pyarrow<26).
+    "mlflow-skinny": "3.17.2",
+    "sqlalchemy": "2.1.9",
+    "alembic": "1.20.1",
     # serving (inference/app.py)
     "fastapi": "0.165.0",
     "starlette": "1.10.0",
@@ -41,6 +46,7 @@ PINS: dict[str, str] = {
 
 TRAINING = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "tokenizers", "safetensors",
             "huggingface-hub")
+TRACKING = ("mlflow-skinny", "sqlalchemy", "alembic")
 SERVING = ("fastapi", "starlette", "uvicorn", "gradio")
 QLORA = ("bitsandbytes",)
 OLIVE = ("olive-ai", "requests", "onnxruntime-genai", "onnxruntime")
@@ -56,7 +62,7 @@ def packages(recipe: str) -> list[str]:
     """The package names a project of ``recipe`` installs, in install order (torch first)."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
-    names = [*TRAINING, *SERVING]
+    names = [*TRAINING, *TRACKING, *SERVING]
     if recipe == "qlora":
         names += QLORA
     if recipe == "olive":

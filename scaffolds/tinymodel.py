@@ -172,7 +172,7 @@ def pretrain(model, tokenizer, texts: list[str], steps: int = PRETRAIN_STEPS) ->
         out.loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        loss = float(out.loss)
+        loss = out.loss.item()
     model.eval()
     return loss
 

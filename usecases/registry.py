@@ -154,6 +154,9 @@ COMMANDS: tuple[Command, ...] = (
             when=ctx.finetuning_ready, task="download outputs",
             cli=Cli("download", "download a run's outputs (default: the latest succeeded run)", (
                 arg("remote_path", nargs="?", metavar="REMOTE_PATH"), arg("--to", metavar="DIR")))),
+    Command("runs", "runs: List training runs", "Runs with their losses, eval losses, tokens/s and MLflow store",
+            tui=False, when=ctx.has_project, task="runs",
+            cli=Cli("runs", "list the project's training runs (losses, eval, duration, tokens/s, MLflow store)")),
     # logs
     Command("logs", "logs: Show streaming logs", "Live console logs of the latest execution", key="ctrl+l",
             when=ctx.finetuning_ready, task="logs", task_args=("--follow",),

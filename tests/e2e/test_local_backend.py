@@ -4,6 +4,7 @@ client against the endpoint, `down --yes`."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,26 @@ def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
     metrics = json.loads((adapter / "metrics.json").read_text())
     assert metrics["status"] == "succeeded" and metrics["run_id"] == ex["run_id"]
     assert metrics["final_loss"] < metrics["first_loss"] / 2, metrics
+
+    # the run is tracked (issue 14): `runs` lists it with the loss points its log lines showed, and MLflow's
+    # own client, pointed at the reported tracking_uri, reads its params, metric history and adapter
+    listed = json.loads(ftstudio("runs", "--json", *p).stdout)["runs"]
+    run = next(r for r in listed if r["run_id"] == ex["run_id"])
+    logged = [[int(s), float(l)] for s, l in re.findall(r"^step (\d+)/\d+ loss ([0-9.]+)", ran.stdout, re.M)]
+    assert logged and [[s, round(l, 4)] for s, l in run["losses"]] == logged
+    assert run["status"] == "succeeded" and run["best_loss"] <= run["final_loss"] and run["eval_loss"] is not None
+    assert run["tokens_per_second"] > 0 and run["adapter"] == str(adapter)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=run["tracking_uri"])
+    tracked = client.get_run(run["mlflow_run_id"])
+    assert tracked.info.run_name == ex["run_id"] and tracked.info.status == "FINISHED"
+    assert tracked.data.params["training.learning_rate"] == "0.01" and tracked.data.params["lora.r"] == "8"
+    history = [[m.step, round(m.value, 4)] for m in client.get_metric_history(tracked.info.run_id, "loss")]
+    assert history == logged
+    assert {"eval_loss", "learning_rate", "grad_norm", "tokens_per_second"} <= set(tracked.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(tracked.info.run_id, "adapter")}
+    assert artifacts == {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"}
 
     deployed = ftstudio("deploy", "--json", *p)
     try:  # `down` runs even when the deploy failed half-way, so no server outlives the test

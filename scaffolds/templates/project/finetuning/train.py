@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, 
 from project_helpers import (  # noqa: E402
     adapter_base_model, check_run_id, default_run_id, project_root, read_json, resolve, write_json)
 from training_data import render  # noqa: E402
+from tracking import Tracker, callback as tracking_callback  # noqa: E402
 from train_inputs import (  # noqa: E402
     EXIT_FAILED, EXIT_INPUT, Examples, TrainError, load_config, load_examples)
 
@@ -98,7 +99,6 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, examples: Ex
     if already_succeeded(run_dir):
         say(f"run {run_id} already succeeded ({run_dir}); nothing to do. Use a new RUN_ID to train again.")
         return 0
-    checkpoints = run_dir / "checkpoints"
     run_dir.mkdir(parents=True, exist_ok=True)
 
     quiet_libraries(config["training"]["seed"])  # heavy imports only after the inputs are known to be good
@@ -110,7 +110,24 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, examples: Ex
     if examples.chat and render.ensure_template(tokenizer):
         say(f"the tokenizer has no chat template: conversations use the default {render.DEFAULT_TEMPLATE_NAME}, "
             "saved with the adapter's tokenizer")
+    tracker = Tracker(run_dir, run_id, root, say)
+    tracker.log_params(config)
+    try:
+        return fit(config, config_path, run_dir, run_id, examples, model, tokenizer, tracker,
+                   (cuda, dtype_name, device))
+    except BaseException:
+        tracker.fail()
+        raise
+
+
+def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: Examples, model, tokenizer,
+        tracker: Tracker, hardware: tuple) -> int:
+    """Train (resuming from the last checkpoint), evaluate, save; the tracker follows every step."""
+    (cuda, dtype_name, device), model_cfg, recipe = hardware, config["model"], config["recipe"]
+    checkpoints = run_dir / "checkpoints"
     trainer = make_trainer(config, model, tokenizer, examples, checkpoints, cuda, dtype_name)
+    if tracker.on:
+        trainer.add_callback(tracking_callback(tracker))
 
     resume = last_checkpoint(checkpoints)
     if resume is not None:
@@ -128,12 +145,15 @@ def train(config: dict, config_path: Path, root: Path, run_id: str, examples: Ex
     metrics = run_metrics(trainer.state, run_id, runtime, recipe, model_cfg, device, dtype_name, resume)
     metrics["dataset_format"] = examples.format  # what serving renders prompts like
     metrics["system_prompt"] = examples.usual_system_prompt()  # the chat UI's default one
+    metrics["tracking"] = tracker.describe()
     if STOP.is_set():
         write_json(run_dir / "metrics.json", metrics)
+        tracker.finish(metrics, None)
         say(f"stopped at step {trainer.state.global_step}; checkpoint saved in {checkpoints}. "
             f"Re-run with RUN_ID={run_id} to resume.")
         return EXIT_STOPPED
     save_run(trainer, run_dir, config_path, model_cfg, metrics)
+    tracker.finish(metrics, run_dir)
     say(f"done: {trainer.state.global_step} steps in {output.metrics.get('train_runtime', runtime):.1f}s, "
         f"loss {metrics['first_loss']} -> {metrics['final_loss']}; adapter in {run_dir}")
     return 0
@@ -303,6 +323,7 @@ def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype
         packing=packing,  # BFD: padding-free, each example's own positions (no attention across examples)
         report_to="none",
         disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",  # tokens/s in the tracker
         dataloader_pin_memory=cuda,
     )
 
@@ -349,6 +370,8 @@ def run_metrics(state, run_id: str, runtime: float, recipe: str, model_cfg: dict
         "losses": losses,
         "eval_losses": [[e["step"], round(float(e["eval_loss"]), 6)] for e in state.log_history
                         if "eval_loss" in e],
+        "tokens_seen": int(getattr(state, "num_input_tokens_seen", 0) or 0),  # non-padding input tokens
+        "tokens_per_second": round((getattr(state, "num_input_tokens_seen", 0) or 0) / runtime, 1) if runtime else None,
         "recipe": recipe,
         "model": model_cfg.get("id") or model_cfg["local_dir"],
         "device": device,

@@ -1,0 +1,75 @@
+"""The project's tracking module (finetuning/tracking.py, issue 14): what a run sends MLflow, where, and
+that tracking never stops training nor shows a credential. The end-to-end check (a real local run read
+back with MLflow's client through `ftstudio runs`) is tests/e2e/test_local_backend.py."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from scaffolds.template_tree import template_root
+
+
+@pytest.fixture(scope="module")
+def tracking():
+    spec = importlib.util.spec_from_file_location("project_tracking", template_root() / "finetuning/tracking.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_whole_config_becomes_flat_params(tracking):
+    config = {"recipe": "lora", "model": {"id": "m", "gated": False, "revision": None},
+              "lora": {"r": 8, "target_modules": ["q_proj", "v_proj"]}, "dataset": {"column_map": {}},
+              "training": {"learning_rate": 0.0002}}
+    assert tracking.flat_params(config) == {
+        "recipe": "lora", "model.id": "m", "model.gated": "false", "model.revision": "null",
+        "lora.r": "8", "lora.target_modules": '["q_proj", "v_proj"]', "dataset.column_map": "{}",
+        "training.learning_rate": "0.0002"}
+    assert len(tracking.flat_params({"t": "x" * 9000})["t"]) == tracking.PARAM_MAX
+
+
+def test_an_embedded_run_is_published_to_the_run_folder_and_resumed_as_the_same_run(tracking, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    said = []
+    (tmp_path / ".ftstudio-answers.json").write_text(json.dumps({"project_name": "tones"}))
+    run_dir = tmp_path / "outputs" / "r1"
+    first = tracking.Tracker(run_dir, "r1", tmp_path, said.append)
+    first.log_params({"training": {"learning_rate": 0.01}})
+    first.log_step(1, {"loss": 2.0, "learning_rate": 0.01}, 100)
+    first.publish()  # what a checkpoint does
+    db = run_dir / "tracking" / "mlflow.db"
+    assert db.is_file() and first.describe()["uri"] == "tracking/mlflow.db"
+    again = tracking.Tracker(run_dir, "r1", tmp_path, said.append)  # a resumed run
+    again.log_params({"training": {"learning_rate": 0.01}})
+    again.log_step(2, {"loss": 1.0}, 300)
+    again.finish({"status": "succeeded", "final_loss": 1.0, "steps": 2}, None)
+    assert again.describe()["mlflow_run_id"] == first.describe()["mlflow_run_id"]
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    [run] = client.search_runs([client.get_experiment_by_name("tones").experiment_id])
+    assert run.info.run_name == "r1" and run.info.status == "FINISHED"
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")] == [(1, 2.0), (2, 1.0)]
+    assert run.data.params == {"training.learning_rate": "0.01"}
+    assert not any("off" in line for line in said), said
+
+
+def test_a_tracker_that_cannot_start_says_so_once_without_the_credentials_and_training_goes_on(
+        tracking, tmp_path, monkeypatch):
+    secret = "s3cr3t-pa55word"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://ftuser:{secret}@127.0.0.1:9/")  # nothing listens on port 9
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    said = []
+    tracker = tracking.Tracker(tmp_path / "outputs" / "r1", "r1", tmp_path, said.append)
+    assert not tracker.on
+    tracker.log_step(1, {"loss": 1.0}, None)  # all no-ops now
+    tracker.finish({"status": "succeeded"}, None)
+    assert len(said) == 1 and said[0].startswith("tracking: off (") and "training goes on" in said[0]
+    assert secret not in "".join(said)
+    assert tracker.remote_label() == "http://127.0.0.1:9/"  # what metrics.json would name: no credentials
