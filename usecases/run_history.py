@@ -68,6 +68,7 @@ def run_record(run_dir: Path) -> Optional[dict]:
         "duration_s": m.get("train_runtime_s"),
         "tokens_per_second": m.get("tokens_per_second"),
         "dataset_format": m.get("dataset_format"),
+        "evaluation": m.get("evaluation") if isinstance(m.get("evaluation"), dict) else None,
         "adapter": str(run_dir) if (run_dir / "adapter_config.json").is_file() else None,
         "registered_version": None,
         "tracking_uri": f"sqlite:///{db.resolve()}" if db.is_file() else (

@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 TEXT_TEMPLATE = "<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>"
 # The scripts training and serving run, with the modules they import (invoke_olive.py: olive tests add it).
 PROJECT_SCRIPTS = ("finetuning/train.py", "finetuning/train_inputs.py", "finetuning/tracking.py",
+                   "finetuning/evaluation.py",
                    "finetuning/fetch_model.py",
                    "finetuning/project_helpers.py",
                    *sorted(p.relative_to(TEMPLATES).as_posix() for p in (TEMPLATES / "finetuning/training_data").glob("*.py")),

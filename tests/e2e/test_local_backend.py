@@ -44,6 +44,11 @@ def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
     assert logged and [[s, round(l, 4)] for s, l in run["losses"]] == logged
     assert run["status"] == "succeeded" and run["best_loss"] <= run["final_loss"] and run["eval_loss"] is not None
     assert run["tokens_per_second"] > 0 and run["adapter"] == str(adapter)
+    # the proof it worked: on the held-out rows the adapter beats the base model (same prompts, same weights)
+    tuned, base = run["evaluation"]["tuned"], run["evaluation"]["base"]
+    assert tuned["rows"] == base["rows"] >= 5 and tuned["loss"] < base["loss"]
+    assert tuned["exact_match"] >= 0.8 > base["exact_match"], run["evaluation"]
+    assert "evaluation on" in ran.stdout and "exact match" in ran.stdout
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=run["tracking_uri"])
@@ -52,7 +57,8 @@ def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
     assert tracked.data.params["training.learning_rate"] == "0.01" and tracked.data.params["lora.r"] == "8"
     history = [[m.step, round(m.value, 4)] for m in client.get_metric_history(tracked.info.run_id, "loss")]
     assert history == logged
-    assert {"eval_loss", "learning_rate", "grad_norm", "tokens_per_second"} <= set(tracked.data.metrics)
+    assert {"eval_loss", "learning_rate", "grad_norm", "tokens_per_second", "eval_exact_match",
+            "base_eval_exact_match", "eval_perplexity"} <= set(tracked.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(tracked.info.run_id, "adapter")}
     assert artifacts == {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"}
 

@@ -73,3 +73,34 @@ def test_a_tracker_that_cannot_start_says_so_once_without_the_credentials_and_tr
     assert len(said) == 1 and said[0].startswith("tracking: off (") and "training goes on" in said[0]
     assert secret not in "".join(said)
     assert tracker.remote_label() == "http://127.0.0.1:9/"  # what metrics.json would name: no credentials
+
+
+def test_runs_lists_downloaded_and_running_runs_newest_first(tmp_path, capsys):
+    from tui.cli import main
+
+    assert main(["new", "p", "--model", "microsoft/Phi-3-mini-4k-instruct", "--dir", str(tmp_path),
+                 "--non-interactive"]) == 0
+    outputs = tmp_path / "p" / "outputs"  # where `ftstudio download` puts an Azure run
+    for run_id, finished, loss in (("r1", "2026-12-01T10:00:00Z", 0.5), ("r2", "2026-12-02T10:00:00Z", 0.25)):
+        (outputs / run_id).mkdir(parents=True)
+        (outputs / run_id / "adapter_config.json").write_text("{}")
+        (outputs / run_id / "metrics.json").write_text(json.dumps({
+            "status": "succeeded", "steps": 20, "max_steps": 20, "train_runtime_s": 65.0, "finished_at": finished,
+            "losses": [[1, 2.0], [10, loss / 2], [20, loss]], "eval_losses": [[20, loss + 0.1]], "final_loss": loss,
+            "tokens_per_second": 1234.5,
+            "evaluation": {"tuned": {"exact_match": 0.9, "loss": 0.2, "perplexity": 1.2, "rows": 10},
+                           "base": {"exact_match": 0.0, "loss": 3.0, "perplexity": 20.1, "rows": 10}}}))
+    (outputs / "r3" / "tracking").mkdir(parents=True)
+    (outputs / "r3" / "tracking" / "mlflow.db").write_bytes(b"")  # a run still training: its store, no metrics yet
+    (outputs / "not-a-run").mkdir()
+    capsys.readouterr()
+    assert main(["runs", "--project", str(tmp_path / "p"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in doc["runs"]] == ["r3", "r2", "r1"]
+    r2 = doc["runs"][1]
+    assert (r2["best_loss"], r2["final_loss"], r2["eval_loss"], r2["status"]) == (0.125, 0.25, 0.35, "succeeded")
+    assert doc["runs"][0]["status"] == "running" and doc["runs"][0]["tracking_uri"].startswith("sqlite:///")
+    assert doc["tracking_uris"] == [doc["runs"][0]["tracking_uri"]]
+    assert main(["runs", "--project", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert "r2   succeeded  20/20  0.25 / 0.125" in out and "90% / 0%" in out and "1m05s" in out, out

@@ -9,12 +9,20 @@ def _num(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
+def _exact(evaluation) -> str:
+    if not evaluation or evaluation["tuned"].get("exact_match") is None:
+        return "-"
+    return f"{evaluation['tuned']['exact_match']:.0%} / {evaluation['base']['exact_match']:.0%}"
+
+
 def table(runs: list[dict]) -> str:
-    rows = [("RUN", "STATUS", "STEPS", "LOSS (FINAL/BEST)", "EVAL (LAST/BEST)", "DURATION", "TOK/S", "ADAPTER")]
+    rows = [("RUN", "STATUS", "STEPS", "LOSS (FINAL/BEST)", "EVAL (LAST/BEST)", "EXACT (TUNED/BASE)", "DURATION",
+             "TOK/S", "ADAPTER")]
     for r in runs:
         steps = "-" if r["steps"] is None else f"{r['steps']}/{r['max_steps']}" if r["max_steps"] else str(r["steps"])
         rows.append((r["run_id"], r["status"], steps, f"{_num(r['final_loss'])} / {_num(r['best_loss'])}",
-                     f"{_num(r['eval_loss'])} / {_num(r['best_eval_loss'])}", duration(r["duration_s"], none="-"),
+                     f"{_num(r['eval_loss'])} / {_num(r['best_eval_loss'])}", _exact(r["evaluation"]),
+                     duration(r["duration_s"], none="-"),
                      _num(r["tokens_per_second"], 5), r["adapter"] or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows)

@@ -168,6 +168,14 @@ class Tracker:
                 self.client.log_batch(self.mlflow_run, metrics=metrics)
         self._safe(do)
 
+    def log_final(self, values: dict, step: int) -> None:
+        """Metrics measured once at the end (the evaluation), at the last step."""
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        self._safe(lambda: self.client.log_batch(self.mlflow_run, metrics=[
+            Metric(k, float(v), stamp, step) for k, v in values.items()]))
+
     def finish(self, metrics: dict, adapter_dir: Path | None) -> None:
         """Final metrics, the adapter as an artifact, the run's end; then the store is published."""
         from mlflow.entities import Metric

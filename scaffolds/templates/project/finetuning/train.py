@@ -48,6 +48,7 @@ from project_helpers import (  # noqa: E402
     adapter_base_model, check_run_id, default_run_id, project_root, read_json, resolve, write_json)
 from training_data import render  # noqa: E402
 from tracking import Tracker, callback as tracking_callback  # noqa: E402
+import evaluation  # noqa: E402
 from train_inputs import (  # noqa: E402
     EXIT_FAILED, EXIT_INPUT, Examples, TrainError, load_config, load_examples)
 
@@ -146,6 +147,8 @@ def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: E
     metrics["dataset_format"] = examples.format  # what serving renders prompts like
     metrics["system_prompt"] = examples.usual_system_prompt()  # the chat UI's default one
     metrics["tracking"] = tracker.describe()
+    if examples.held_out and not STOP.is_set():
+        metrics["evaluation"] = evaluate(trainer.model, tokenizer, examples.held_out, tracker, step)
     if STOP.is_set():
         write_json(run_dir / "metrics.json", metrics)
         tracker.finish(metrics, None)
@@ -157,6 +160,22 @@ def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: E
     say(f"done: {trainer.state.global_step} steps in {output.metrics.get('train_runtime', runtime):.1f}s, "
         f"loss {metrics['first_loss']} -> {metrics['final_loss']}; adapter in {run_dir}")
     return 0
+
+
+def evaluate(model, tokenizer, held_out: list, tracker: Tracker, step: int) -> dict | None:
+    """The tuned adapter against the base model on the held-out rows (evaluation.py), said and tracked.
+    A failure here is said and leaves the trained adapter as it is."""
+    try:
+        result = evaluation.compare(model, tokenizer, held_out)
+    except Exception as exc:  # noqa: BLE001 - the adapter is good whatever happens here
+        say(f"evaluation failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "the adapter is saved as usual")
+        return None
+    say(evaluation.summary(result))
+    tracker.log_final({f"{'base_' if who == 'base' else ''}eval_{key}": value
+                       for who in ("tuned", "base") for key, value in result[who].items()
+                       if key != "rows" and value is not None}, step)
+    return result
 
 
 def base_model_dir(model_cfg: dict, root: Path) -> Path:
