@@ -156,7 +156,9 @@ COMMANDS: tuple[Command, ...] = (
                 arg("remote_path", nargs="?", metavar="REMOTE_PATH"), arg("--to", metavar="DIR")))),
     Command("runs", "runs: List training runs", "Runs with their losses, eval losses, tokens/s and MLflow store",
             tui=False, when=ctx.has_project, task="runs",
-            cli=Cli("runs", "list the project's training runs (losses, eval, duration, tokens/s, MLflow store)")),
+            cli=Cli("runs", "list the project's training runs (losses, eval, duration, tokens/s, MLflow store); "
+                            "`runs compare A B ...` puts runs side by side", (
+                arg("words", nargs="*", metavar="compare RUN_ID", help="compare RUN_ID RUN_ID ...: side by side"),))),
     # logs
     Command("logs", "logs: Show streaming logs", "Live console logs of the latest execution", key="ctrl+l",
             when=ctx.finetuning_ready, task="logs", task_args=("--follow",),

@@ -104,3 +104,10 @@ def test_runs_lists_downloaded_and_running_runs_newest_first(tmp_path, capsys):
     assert main(["runs", "--project", str(tmp_path / "p")]) == 0
     out = capsys.readouterr().out
     assert "r2   succeeded  20/20  0.25 / 0.125" in out and "90% / 0%" in out and "1m05s" in out, out
+    capsys.readouterr()
+    assert main(["runs", "compare", "r1", "r2", "--project", str(tmp_path / "p"), "--json"]) == 0
+    rows = {row["metric"]: row["values"] for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["best loss"] == [0.25, 0.125] and rows["exact match (tuned)"] == [0.9, 0.9]
+    assert rows["exact match (base)"] == [0.0, 0.0] and rows["tokens/s"] == [1234.5, 1234.5]
+    assert main(["runs", "compare", "r1", "nope", "--project", str(tmp_path / "p")]) == 2
+    assert "nope" in capsys.readouterr().err

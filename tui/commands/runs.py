@@ -28,12 +28,54 @@ def table(runs: list[dict]) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows)
 
 
+COMPARED = (("status", "status"), ("steps", "steps"), ("final_loss", "final loss"), ("best_loss", "best loss"),
+            ("eval_loss", "eval loss"), ("best_eval_loss", "best eval loss"), ("duration_s", "duration s"),
+            ("tokens_per_second", "tokens/s"), ("dataset_format", "dataset format"))
+EVALUATED = (("exact_match", "exact match"), ("loss", "held-out loss"), ("perplexity", "perplexity"))
+
+
+def compare_rows(runs: list[dict]) -> list[tuple[str, list]]:
+    """(label, one value per run): the figures side by side, the adapter-vs-base evaluation included."""
+    rows = [(label, [r[key] for r in runs]) for key, label in COMPARED]
+    for key, label in EVALUATED:
+        for who in ("tuned", "base"):
+            rows.append((f"{label} ({who})", [(r["evaluation"] or {}).get(who, {}).get(key) for r in runs]))
+    return rows
+
+
+def compare(runs: list[dict], wanted: list[str]) -> tuple[dict, str]:
+    from core.errors import InputError
+
+    by_id = {r["run_id"]: r for r in runs}
+    missing = [w for w in wanted if w not in by_id]
+    if len(wanted) < 2 or missing:
+        known = ", ".join(by_id) or "none"
+        raise InputError(f"runs compare needs two or more runs found here; {', '.join(missing) or 'give more'} "
+                         f"(runs: {known}).", field="RUN_ID", fix="pick RUN_IDs from `ftstudio runs`")
+    chosen = [by_id[w] for w in wanted]
+    rows = compare_rows(chosen)
+    doc = {"runs": wanted, "rows": [{"metric": label, "values": values} for label, values in rows]}
+    cells = [("", *wanted)] + [(label, *(_num(v) if isinstance(v, float) else "-" if v is None else str(v)
+                                        for v in values)) for label, values in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
+    return doc, "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
 def run(args, console) -> int:
+    from core.errors import InputError
     from infra.workspace import printable
     from usecases.run_history import list_runs
 
     project = open_project(args)
     runs = list_runs(project)
+    words = list(getattr(args, "words", None) or [])
+    if words:
+        if words[0] != "compare":
+            raise InputError(f"Unknown runs action {words[0]!r}.", field="ACTION",
+                             fix="use `ftstudio runs` or `ftstudio runs compare RUN_ID RUN_ID ...`")
+        doc, text = compare(runs, words[1:])
+        console.result(doc, lambda: "\n".join(printable(line) for line in text.splitlines()))
+        return 0
     doc = {"project": project.name, "runs": runs,
            "tracking_uris": sorted({r["tracking_uri"] for r in runs if r["tracking_uri"]})}
 
