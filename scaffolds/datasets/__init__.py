@@ -1,9 +1,9 @@
-"""Datasets in every format a fine-tune reads, normalised to one shape (``shape.Example``).
+"""ftstudio's side of datasets: the report ``ftstudio data check`` prints, and token counting.
 
-- ``sources``: rows from a JSONL, JSON array, CSV or Parquet file, or a ``datasets.save_to_disk``
-  folder, each with its number (the file's line for JSONL, the row index + 1 otherwise);
-- ``formats``: which format the rows are in (detected from the first rows' keys, or given), a
-  column mapping for other names, and each row normalised to an ``Example`` or named as a problem;
+The rules themselves (sources, formats, the text_template, rendering with the chat template) are the
+generated project's own ``finetuning/training_data`` package, loaded by ``scaffolds.project_code``,
+so a dataset ftstudio accepts is one training accepts:
+
 - ``tokens``: the model's tokenizer (offline) or a labelled approximate count, and each example
   rendered as training sees it, with the trained part marked;
 - ``report``: the dataset report (``ftstudio data check``): token lengths, truncation, the share
