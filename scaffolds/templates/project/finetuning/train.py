@@ -135,6 +135,7 @@ def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: E
         say(f"resuming run {run_id} from {resume.name}")
     if STOP.is_set():
         say("stopped before training started")
+        tracker.finish({"status": "stopped"}, None)
         return EXIT_STOPPED
     started = time.monotonic()
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
