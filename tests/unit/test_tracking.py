@@ -111,3 +111,25 @@ def test_runs_lists_downloaded_and_running_runs_newest_first(tmp_path, capsys):
     assert rows["exact match (base)"] == [0.0, 0.0] and rows["tokens/s"] == [1234.5, 1234.5]
     assert main(["runs", "compare", "r1", "nope", "--project", str(tmp_path / "p")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_wandb_key_without_wandb_installed_is_said_not_ignored(monkeypatch, capsys):
+    import sys
+
+    project_modules = ("train", "train_inputs", "tracking", "evaluation", "training_data", "project_helpers")
+    saved = {m: sys.modules.pop(m) for m in list(sys.modules) if m.split(".")[0] in project_modules}
+    monkeypatch.setattr(sys, "path", [str(template_root() / "finetuning"), *sys.path])
+    try:
+        import train
+
+        monkeypatch.delenv("WANDB_API_KEY", raising=False)
+        assert train.extra_trackers() == []
+        monkeypatch.setenv("WANDB_API_KEY", "k-not-shown")
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else object())
+        assert train.extra_trackers() == []
+        out = capsys.readouterr().out
+        assert "WANDB_API_KEY is set but wandb is not installed" in out and "k-not-shown" not in out
+    finally:  # the project's modules leave with the test
+        for name in [m for m in sys.modules if m.split(".")[0] in project_modules]:
+            del sys.modules[name]
+        sys.modules.update(saved)

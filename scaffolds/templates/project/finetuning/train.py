@@ -341,11 +341,23 @@ def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype
         activation_checkpointing_kwargs={"use_reentrant": False} if cuda else None,
         optim="paged_adamw_8bit" if recipe == "qlora" and cuda else "adamw_torch",
         packing=packing,  # BFD: padding-free, each example's own positions (no attention across examples)
-        report_to="none",
+        report_to=extra_trackers(),
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",  # tokens/s in the tracker
         dataloader_pin_memory=cuda,
     )
+
+
+def extra_trackers() -> list[str]:
+    """W&B besides MLflow when a WANDB_API_KEY secret is set (and wandb is installed: said when it is not)."""
+    import importlib.util
+
+    if not os.environ.get("WANDB_API_KEY"):
+        return []
+    if importlib.util.find_spec("wandb") is None:
+        say("WANDB_API_KEY is set but wandb is not installed: add `wandb` to setup/requirements.txt to report there")
+        return []
+    return ["wandb"]
 
 
 def progress_and_stop_callbacks() -> list:
