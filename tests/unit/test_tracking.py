@@ -123,10 +123,10 @@ def test_a_wandb_key_without_wandb_installed_is_said_not_ignored(monkeypatch, ca
         import train
 
         monkeypatch.delenv("WANDB_API_KEY", raising=False)
-        assert train.extra_trackers() == []
+        assert train.extra_reporters(train.say) == []
         monkeypatch.setenv("WANDB_API_KEY", "k-not-shown")
         monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else object())
-        assert train.extra_trackers() == []
+        assert train.extra_reporters(train.say) == []
         out = capsys.readouterr().out
         assert "WANDB_API_KEY is set but wandb is not installed" in out and "k-not-shown" not in out
     finally:  # the project's modules leave with the test

@@ -122,3 +122,19 @@ def summary(result: dict) -> str:
     parts = [part("exact match", "exact_match", ".1%"), part("eval loss", "loss", ".4f"),
              part("perplexity", "perplexity", ".2f")]
     return f"evaluation on {result['tuned']['rows']} held-out rows: " + ", ".join(p for p in parts if p)
+
+
+def run(model, tokenizer, held_out: list, tracker, step: int, say) -> dict | None:
+    """``compare`` for train.py: said in the log and sent to the tracker. A failure here is said and
+    leaves the trained adapter as it is."""
+    try:
+        result = compare(model, tokenizer, held_out)
+    except Exception as exc:  # noqa: BLE001 - the adapter is good whatever happens here
+        say(f"evaluation failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "the adapter is saved as usual")
+        return None
+    say(summary(result))
+    tracker.log_final({f"{'base_' if who == 'base' else ''}eval_{key}": value
+                       for who in ("tuned", "base") for key, value in result[who].items()
+                       if key != "rows" and value is not None}, step)
+    return result

@@ -212,6 +212,18 @@ class Tracker:
             self.say(f"tracking: could not publish {DB_NAME} ({exc.strerror}); training goes on")
 
 
+def extra_reporters(say) -> list[str]:
+    """The trainer's ``report_to``: W&B when a WANDB_API_KEY secret is set (said when wandb is missing)."""
+    import importlib.util
+
+    if not os.environ.get("WANDB_API_KEY"):
+        return []
+    if importlib.util.find_spec("wandb") is None:
+        say("WANDB_API_KEY is set but wandb is not installed: add `wandb` to setup/requirements.txt to report there")
+        return []
+    return ["wandb"]
+
+
 def callback(tracker: Tracker):
     """A TrainerCallback that feeds the tracker from the trainer's log and save events."""
     from transformers import TrainerCallback

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # project_helpers.py, 
 from project_helpers import (  # noqa: E402
     adapter_base_model, check_run_id, default_run_id, project_root, read_json, resolve, write_json)
 from training_data import render  # noqa: E402
-from tracking import Tracker, callback as tracking_callback  # noqa: E402
+from tracking import Tracker, callback as tracking_callback, extra_reporters  # noqa: E402
 import evaluation  # noqa: E402
 from train_inputs import (  # noqa: E402
     EXIT_FAILED, EXIT_INPUT, Examples, TrainError, load_config, load_examples)
@@ -149,7 +149,7 @@ def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: E
     metrics["system_prompt"] = examples.usual_system_prompt()  # the chat UI's default one
     metrics["tracking"] = tracker.describe()
     if examples.held_out and not STOP.is_set():
-        metrics["evaluation"] = evaluate(trainer.model, tokenizer, examples.held_out, tracker, step)
+        metrics["evaluation"] = evaluation.run(trainer.model, tokenizer, examples.held_out, tracker, step, say)
     if STOP.is_set():
         write_json(run_dir / "metrics.json", metrics)
         tracker.finish(metrics, None)
@@ -161,22 +161,6 @@ def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: E
     say(f"done: {trainer.state.global_step} steps in {output.metrics.get('train_runtime', runtime):.1f}s, "
         f"loss {metrics['first_loss']} -> {metrics['final_loss']}; adapter in {run_dir}")
     return 0
-
-
-def evaluate(model, tokenizer, held_out: list, tracker: Tracker, step: int) -> dict | None:
-    """The tuned adapter against the base model on the held-out rows (evaluation.py), said and tracked.
-    A failure here is said and leaves the trained adapter as it is."""
-    try:
-        result = evaluation.compare(model, tokenizer, held_out)
-    except Exception as exc:  # noqa: BLE001 - the adapter is good whatever happens here
-        say(f"evaluation failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "the adapter is saved as usual")
-        return None
-    say(evaluation.summary(result))
-    tracker.log_final({f"{'base_' if who == 'base' else ''}eval_{key}": value
-                       for who in ("tuned", "base") for key, value in result[who].items()
-                       if key != "rows" and value is not None}, step)
-    return result
 
 
 def base_model_dir(model_cfg: dict, root: Path) -> Path:
@@ -341,23 +325,11 @@ def sft_config(training: dict, recipe: str, checkpoints: Path, cuda: bool, dtype
         activation_checkpointing_kwargs={"use_reentrant": False} if cuda else None,
         optim="paged_adamw_8bit" if recipe == "qlora" and cuda else "adamw_torch",
         packing=packing,  # BFD: padding-free, each example's own positions (no attention across examples)
-        report_to=extra_trackers(),
+        report_to=extra_reporters(say),
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",  # tokens/s in the tracker
         dataloader_pin_memory=cuda,
     )
-
-
-def extra_trackers() -> list[str]:
-    """W&B besides MLflow when a WANDB_API_KEY secret is set (and wandb is installed: said when it is not)."""
-    import importlib.util
-
-    if not os.environ.get("WANDB_API_KEY"):
-        return []
-    if importlib.util.find_spec("wandb") is None:
-        say("WANDB_API_KEY is set but wandb is not installed: add `wandb` to setup/requirements.txt to report there")
-        return []
-    return ["wandb"]
 
 
 def progress_and_stop_callbacks() -> list:
