@@ -38,8 +38,8 @@ class ProjectSpec:
     model: str  # catalog name, HF repo id or local folder, as typed
     parent: Path = Path(".")
     recipe: Optional[str] = None  # default: the model's
-    dataset: Optional[Path] = None  # a file, a save_to_disk folder, or hf:ORG/NAME[:SPLIT]
-    eval_dataset: Optional[Path] = None
+    dataset: Optional[str | Path] = None  # a file, a save_to_disk folder, or hf:ORG/NAME[:SPLIT]
+    eval_dataset: Optional[str | Path] = None
     overrides: dict[str, Any] = field(default_factory=dict)  # typed values or raw strings
     target: str = "azure"
 

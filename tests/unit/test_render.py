@@ -127,7 +127,9 @@ def test_plain_rows_train_on_the_completion_and_eos_and_serve_the_prompt_alone(p
     row = {"prompt": "I adore my city every day =>", "completion": " happy"}
     example = formats.normalise(1, row, formats.detect([(1, row)], name="pc.jsonl"))
     ids, labels = render.tokenize(tiny_tokenizer, example)
-    builder = model_server.PromptBuilder(None, tiny_tokenizer, "prompt_completion")
+    builder = model_server.PromptBuilder(None, tiny_tokenizer, "prompt_completion", "plain")
+    assert model_server.PromptBuilder(None, tiny_tokenizer, "prompt_completion").plain  # a run from before prompt_style
+    assert not model_server.PromptBuilder(None, tiny_tokenizer, "prompt_completion", "chat").plain  # lists of messages
     prompt, special = builder.build([{"role": "user", "content": row["prompt"]}])
     served = tiny_tokenizer(prompt, add_special_tokens=special)["input_ids"]
     assert ids[:len(served)] == served and all(label == -100 for label in labels[:len(served)])

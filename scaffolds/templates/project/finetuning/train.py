@@ -145,7 +145,8 @@ def fit(config: dict, config_path: Path, run_dir: Path, run_id: str, examples: E
             "eval_loss" in entry and entry.get("step") == step for entry in trainer.state.log_history):
         trainer.evaluate()  # the eval loss of the final adapter, logged like the others
     metrics = run_metrics(trainer.state, run_id, runtime, recipe, model_cfg, device, dtype_name, resume)
-    metrics["dataset_format"] = examples.format  # what serving renders prompts like
+    metrics["dataset_format"] = examples.format  # what serving renders prompts like:
+    metrics["prompt_style"] = "chat" if examples.chat else "plain"  # through the chat template, or as text
     metrics["system_prompt"] = examples.usual_system_prompt()  # the chat UI's default one
     metrics["tracking"] = tracker.describe()
     if examples.held_out and not STOP.is_set():

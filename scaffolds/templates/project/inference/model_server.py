@@ -18,8 +18,6 @@ from project_helpers import project_root, read_json, resolve
 from training_data import render
 from training_data.text_template import fill, field_names, parse_template, split_template
 
-PLAIN_FORMATS = ("text_template", "prompt_completion")  # prompt_completion: plain text; lists are chat
-
 DEFAULT_MAX_TOKENS = 256
 
 
@@ -66,11 +64,14 @@ def trained_format(run_metrics: dict | None, config: dict) -> str | None:
 class PromptBuilder:
     """A request's messages as the prompt the run was trained on, and the text its answers end with."""
 
-    def __init__(self, template: str | None, tokenizer, dataset_format: str | None = None):
+    def __init__(self, template: str | None, tokenizer, dataset_format: str | None = None,
+                 prompt_style: str | None = None):
         self.tokenizer = tokenizer
         self.prefix: list[tuple[str, str | None]] | None = None
         self.answer_suffix = ""
-        self.plain = dataset_format == "prompt_completion" and not template
+        # "plain": trained on prompt text as it is (prompt/completion strings), not through a chat template
+        self.plain = prompt_style == "plain" if prompt_style and dataset_format != "text_template" else \
+            dataset_format == "prompt_completion" and not template
         if template and dataset_format in (None, "text_template"):
             try:
                 prompt, _answer, self.answer_suffix = split_template(parse_template(template))
@@ -156,6 +157,7 @@ class ModelServer:
         self.template = ((run_config or config).get("dataset") or {}).get("text_template")
         self.dataset_format = trained_format(run_metrics, run_config or config)
         self.system_prompt = (run_metrics or {}).get("system_prompt") or ""  # what most training rows started with
+        self.prompt_style = (run_metrics or {}).get("prompt_style")  # "chat" or "plain", as the run was trained
         self.recipe = (run_metrics or {}).get("recipe") or (run_config or config).get("recipe") or "lora"
         self.quantization = (run_config or config).get("quantization") or {}
         base_id = model_cfg.get("id") or Path(model_cfg["local_dir"]).name
@@ -199,7 +201,7 @@ class ModelServer:
             dtype = torch.float32
         quantized = cuda and self.recipe == "qlora" and self.adapter_dir is not None
         tokenizer, model = self._load_weights(dtype, cuda, quantized)
-        prompts = PromptBuilder(self.template, tokenizer, self.dataset_format)
+        prompts = PromptBuilder(self.template, tokenizer, self.dataset_format, self.prompt_style)
         self.stop_token_ids, self.answer_stop = stop_tokens(model, tokenizer, prompts.answer_suffix)
         self.tokenizer, self.model, self.prompts = tokenizer, model, prompts
         self.device = "cuda" if cuda else "cpu"
