@@ -226,6 +226,8 @@ def test_format_is_detected_and_trains(outcomes, case):
     metrics = trained(outcome)
     assert metrics["status"] == "succeeded" and metrics["steps"] == 4, (metrics, outcome.explain())
     assert metrics["dataset_format"] == case.expected_format, metrics
+    # plain prompt/completion text is served as text; every other format through the chat template
+    assert metrics["prompt_style"] == ("plain" if case.name == "prompt-completion-text-jsonl" else "chat"), metrics
     assert len(metrics["losses"]) == 4 and all(loss > 0 for _, loss in metrics["losses"]), metrics
     assert metrics["eval_losses"], (metrics, outcome.explain())  # 40 rows: the default split held some out
     run = outcome.project / "outputs/r1"
