@@ -56,9 +56,8 @@ def check(spec: str | Path, *, dataset_format: Optional[str] = None, mapping: Op
                          fix="check the file's permissions") from None
     label = name or source.name
     if problems:
-        first = problems[0]
-        more = f" ({len(problems)} bad rows in all; `ftstudio data check` lists them)" if len(problems) > 1 else ""
-        raise InputError(f"{label} {source.unit} {first.number}: {first.problem}{more}.", field=what, fix=first.fix)
+        message, fix = training_data.first_problem(label, source.unit, problems)
+        raise InputError(message, field=what, fix=fix)
     report = DatasetReport(label, len(examples), detection.format, reason=detection.reason)
     if len(examples) < SMALL_DATASET_ROWS:
         report.warnings.append(f"{label} has only {len(examples)} rows; a useful adapter usually needs a few "

@@ -166,6 +166,15 @@ def ftstudio(*argv: str, local_python: str | None = None, timeout: float = 900) 
     return subprocess.run([PYTHON, "-m", "tui", *argv], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def new_local_project(parent: Path, name: str, model: Path, rows: list[dict]) -> Path:
+    """`ftstudio new NAME --target local` on a JSONL of `rows`, with the tiny run's settings; its folder."""
+    dataset = write_jsonl(parent / f"{name}.jsonl", rows)
+    made = ftstudio("new", name, "--model", str(model), "--target", "local", "--dir", str(parent),
+                    "--dataset", str(dataset), *tiny_run_settings(), "--non-interactive")
+    assert made.returncode == 0, made.stderr
+    return parent / name
+
+
 def assert_serves_the_run(url: str, key: str, run_id: str, *, history: bool = False) -> None:
     """The OpenAI-compatible server at `url` serves the adapter of `run_id`, and every HELD_OUT
     phrase (never seen in training) but at most one gets its tone; with `history`, each is asked as

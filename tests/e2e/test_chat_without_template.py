@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import (HELD_OUT, SYSTEM, chat_rows, ftstudio, run_script, tiny_run_settings, tone_rows,
-                                write_jsonl)
+from tests.e2e.conftest import HELD_OUT, SYSTEM, chat_rows, new_local_project, run_script, tone_rows, write_jsonl
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +28,7 @@ def test_conversations_train_and_serve_with_the_default_template(base_model, tmp
 
     from tests.e2e.test_inference_app_inprocess import load
 
-    dataset = write_jsonl(tmp_path / "chat.jsonl", chat_rows())
-    made = ftstudio("new", "base", "--model", str(base_model), "--target", "local", "--dir", str(tmp_path),
-                    "--dataset", str(dataset), *tiny_run_settings(), "--non-interactive")
-    assert made.returncode == 0, made.stderr
-    project = tmp_path / "base"
+    project = new_local_project(tmp_path, "base", base_model, chat_rows())
     assert run_script(project, "finetuning/fetch_model.py").returncode == 0
     # ChatML's markers are plain text to this tokenizer: the conversations outgrow the 64 tokens set above
     refused = run_script(project, "finetuning/train.py", run_id="c0")

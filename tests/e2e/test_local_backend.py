@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import assert_serves_the_run, chat_rows, ftstudio, tiny_run_settings, write_jsonl
+from tests.e2e.conftest import assert_serves_the_run, chat_rows, ftstudio, new_local_project
 
 pytestmark = pytest.mark.e2e
 
@@ -17,11 +17,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.timeout(1500)
 def test_new_run_deploy_ask_down_on_the_local_target(tiny_model, tmp_path):
     # multi-turn conversations with a system prompt, in the `messages` format, trained with the model's chat template
-    dataset = write_jsonl(tmp_path / "tones.jsonl", chat_rows())
-    made = ftstudio("new", "tones", "--model", str(tiny_model), "--target", "local", "--dir", str(tmp_path),
-                    "--dataset", str(dataset), *tiny_run_settings(), "--non-interactive")
-    assert made.returncode == 0, made.stderr
-    project = tmp_path / "tones"
+    project = new_local_project(tmp_path, "tones", tiny_model, chat_rows())
     p = ["--project", str(project)]
 
     ran = ftstudio("run", "--follow", *p)  # in the venv the backend builds

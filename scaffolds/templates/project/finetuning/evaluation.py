@@ -72,27 +72,14 @@ def _exact_match(model, tokenizer, cases, stop_ids: list[int], stop_text: str, d
     return right / len(cases)
 
 
-def _stops(model, tokenizer, chat: bool) -> tuple[list[int], str]:
-    ids = set()
-    eos = model.generation_config.eos_token_id
-    ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    text = render.end_of_turn(tokenizer) if chat else ""
-    if text:
-        one = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(one) == 1:
-            ids.add(one[0])
-    return sorted(ids), text
-
-
 def scores(model, tokenizer, examples, device) -> dict:
     """loss, perplexity and (short answers) exact match of ``model`` on ``examples``."""
     cases = [c for c in (_prompt_and_reference(tokenizer, e) for e in examples) if c]
     short = bool(cases) and all(len(tokenizer(ref, add_special_tokens=False)["input_ids"]) <= SHORT_ANSWER_TOKENS
                                 for _, ref in cases)
     loss = _loss(model, tokenizer, examples, device)
-    stop_ids, stop_text = _stops(model, tokenizer, any(e.chat for e in examples))
+    stop_text = render.end_of_turn(tokenizer) if any(e.chat for e in examples) else ""
+    stop_ids, _ = render.stop_tokens(model, tokenizer, stop_text)  # serving's stop rule; the text cuts decoded answers
     return {"loss": loss, "perplexity": math.exp(min(loss, 50)) if loss is not None else None,
             "exact_match": _exact_match(model, tokenizer, cases, stop_ids, stop_text, device) if short else None,
             "rows": len(examples)}

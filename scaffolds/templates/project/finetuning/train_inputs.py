@@ -12,7 +12,7 @@ from pathlib import Path
 
 from project_helpers import (DATASET_DEFAULTS, DTYPES, EVAL_MIN_ROWS, QUANT_TYPES, fill_training_defaults,
                              read_json_object, resolve)
-from training_data import DataError, read_examples
+from training_data import DataError, first_problem, read_examples
 from training_data.errors import project_words
 from training_data.sources import hub_id
 
@@ -143,10 +143,8 @@ def read_dataset(dataset: dict, root: Path, key: str) -> tuple:
         where = f"dataset.{key}" if exc.field == "FILE" else project_words(exc.field)
         raise TrainError(f"{where}: {exc.one_line(project=True)}", EXIT_INPUT) from None
     if problems:
-        first = problems[0]
-        more = f" ({len(problems)} bad rows in all; `ftstudio data check` lists them)" if len(problems) > 1 else ""
-        raise TrainError(project_words(f"{value} {source.unit} {first.number}: {first.problem}{more}. Fix: {first.fix}"),
-                         EXIT_INPUT)
+        message, fix = first_problem(value, source.unit, problems)
+        raise TrainError(project_words(f"{message} Fix: {fix}"), EXIT_INPUT)
     return detection, examples
 
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from project_helpers import project_root, read_json, resolve
 from training_data import render
+from training_data.render import stop_tokens  # the stop rule evaluation.py generates with too
 from training_data.text_template import fill, field_names, parse_template, split_template
 
 DEFAULT_MAX_TOKENS = 256
@@ -341,20 +342,3 @@ class ModelServer:
             yield "end", self._finish(result["output"][0, prompt_len:].tolist(), prompt_len, max_tokens, text_out.cut)
         finally:
             cancel.set()  # client went away or we are done: stop generating
-
-
-def stop_tokens(model, tokenizer, answer_suffix: str) -> tuple[list[int], str]:
-    """(token ids that end an answer, stop text): EOS, plus the template's answer terminator (e.g.
-    "<|end|>", what training taught) as a token when it is one, else as text to look for."""
-    stop_ids = set()
-    eos = model.generation_config.eos_token_id
-    stop_ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if tokenizer.eos_token_id is not None:
-        stop_ids.add(tokenizer.eos_token_id)
-    suffix = answer_suffix.strip()
-    if suffix:
-        ids = tokenizer(suffix, add_special_tokens=False)["input_ids"]
-        if len(ids) == 1:
-            stop_ids.add(ids[0])
-            suffix = ""  # a stop token: no need to also look for it as text
-    return sorted(stop_ids), suffix

@@ -39,4 +39,11 @@ def read_examples(spec: str, *, dataset_format: Optional[str] = None, mapping: O
     return detection, examples, problems, source
 
 
-__all__ = ["DataError", "Detection", "Example", "Problem", "read_examples"]
+def first_problem(name: str, unit: str, problems: list[Problem]) -> tuple[str, str]:
+    """(message, fix) naming the first bad row and how many there are, for a refusal."""
+    first = problems[0]
+    more = f" ({len(problems)} bad rows in all; `ftstudio data check` lists them)" if len(problems) > 1 else ""
+    return f"{name} {unit} {first.number}: {first.problem}{more}.", first.fix
+
+
+__all__ = ["DataError", "Detection", "Example", "Problem", "first_problem", "read_examples"]

@@ -1,6 +1,7 @@
 """An Example as the model sees it: rendered text with the trained part marked, then token ids and labels.
 
-One implementation for training (``tokenize``), serving (``prompt_text``, ``end_of_turn``) and
+One implementation for training (``tokenize``), serving and evaluation (``prompt_text``,
+``end_of_turn``, ``stop_tokens``) and
 ftstudio's dataset report, so the three cannot disagree:
 
 - conversational examples go through the tokenizer's chat template; the trained part of an
@@ -185,3 +186,20 @@ def end_of_turn(tokenizer: Any) -> str:
         return ""
     tail = text[at + len(probe):].strip()
     return tail.split()[0] if tail else ""
+
+
+def stop_tokens(model, tokenizer, answer_suffix: str) -> tuple[list[int], str]:
+    """(token ids that end an answer, stop text): EOS, plus the template's answer terminator (e.g.
+    "<|end|>", what training taught) as a token when it is one, else as text to look for."""
+    stop_ids = set()
+    eos = model.generation_config.eos_token_id
+    stop_ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        stop_ids.add(tokenizer.eos_token_id)
+    suffix = answer_suffix.strip()
+    if suffix:
+        ids = tokenizer(suffix, add_special_tokens=False)["input_ids"]
+        if len(ids) == 1:
+            stop_ids.add(ids[0])
+            suffix = ""  # a stop token: no need to also look for it as text
+    return sorted(stop_ids), suffix
